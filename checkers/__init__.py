@@ -1,0 +1,1 @@
+"""Protocol health checkers: one module per service, each exposing one check coroutine."""

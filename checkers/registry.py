@@ -1,0 +1,33 @@
+"""Service -> checker coroutine, written out explicitly (no discovery, no import magic).
+
+Every `Service` is either in `REGISTRY` or in `REFUSED` with the reason a config using it is
+rejected; a unit test holds the two together. `Service.NONE` needs no checker: it is always up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from checkers.base import Checker
+from checkers.ports import DEFAULT_PORTS, guess_service
+from ldirectord.config.model import Service
+
+# Each checker module adds its import here.
+# <imports>
+
+REGISTRY: Final[Mapping[Service, Checker]] = {
+    # <entries>
+}
+
+#: Services a config may not use, with the error text the config loader reports.
+REFUSED: Final[Mapping[Service, str]] = {
+    Service.ORACLE: "unsupported service: oracle (no maintained asyncio Oracle client is bundled)",
+}
+
+__all__ = ["DEFAULT_PORTS", "REFUSED", "REGISTRY", "get_checker", "guess_service"]
+
+
+def get_checker(service: Service) -> Checker | None:
+    """The checker for `service`, or None for `Service.NONE` and refused services."""
+    return REGISTRY.get(service)

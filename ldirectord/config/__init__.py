@@ -1,0 +1,1 @@
+"""ldirectord.cf parsing: text -> frozen Config, every problem reported with file:line."""

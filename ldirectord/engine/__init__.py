@@ -1,0 +1,1 @@
+"""The pure decision core: health transitions, the desired table, and the diff to reach it."""

@@ -1,0 +1,74 @@
+"""The exception tree of the daemon, in one place.
+
+    LdirectordError
+    ├── ConfigError            a config file is wrong; carries every ConfigMessage at once
+    ├── IPVSError              the kernel (or ipvsadm, or the memory table) refused an operation
+    │   ├── AlreadyExists      EEXIST: service or destination already there
+    │   ├── NotFound           ENOENT/ESRCH: no such service, destination or scheduler
+    │   ├── InvalidArgument    EINVAL and friends: the kernel rejected the values
+    │   ├── PermissionDenied   EPERM/EACCES: not root / no CAP_NET_ADMIN
+    │   └── IPVSUnavailable    no IPVS in this kernel, no netlink family, no ipvsadm
+    └── CheckerBug             a checker raised: a bug of ours, logged and counted as a failure
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from ldirectord.config.model import ConfigMessage
+    from ldirectord.ipvs.model import Op
+
+
+class LdirectordError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    exit_code: ClassVar[int] = 1
+
+
+class ConfigError(LdirectordError):
+    """One or more problems in a config file; `errors` holds them sorted by line."""
+
+    exit_code: ClassVar[int] = 2
+
+    def __init__(
+        self,
+        errors: Sequence[ConfigMessage],
+        warnings: Sequence[ConfigMessage] = (),
+    ) -> None:
+        self.errors = tuple(errors)
+        self.warnings = tuple(warnings)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+class IPVSError(LdirectordError):
+    """An IPVS operation failed; `op` is the operation that failed, when there is one."""
+
+    def __init__(self, message: str, op: Op | None = None) -> None:
+        super().__init__(message)
+        self.op = op
+
+
+class AlreadyExists(IPVSError):
+    pass
+
+
+class NotFound(IPVSError):
+    pass
+
+
+class InvalidArgument(IPVSError):
+    pass
+
+
+class PermissionDenied(IPVSError):
+    pass
+
+
+class IPVSUnavailable(IPVSError):
+    pass
+
+
+class CheckerBug(LdirectordError):
+    pass

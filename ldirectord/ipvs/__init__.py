@@ -1,0 +1,1 @@
+"""IPVS backends: the typed table model and the netlink, ipvsadm and in-memory backends."""

@@ -1,0 +1,26 @@
+"""The one interface every IPVS backend implements (netlink, ipvsadm, memory)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from ldirectord.ipvs.model import Op, Table
+
+
+class Backend(Protocol):
+    """Reads and writes the IPVS table.
+
+    Error handling: `apply` runs the operations in order and stops at the first one the
+    kernel refuses, raising the matching `ldirectord.errors.IPVSError` subclass with `.op`
+    set; the operations before it stay applied. `read` raises `IPVSUnavailable` when there
+    is no IPVS to read.
+    """
+
+    name: str
+
+    async def read(self) -> Table: ...
+
+    async def apply(self, ops: Sequence[Op]) -> None: ...
+
+    async def close(self) -> None: ...

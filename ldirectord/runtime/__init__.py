@@ -1,0 +1,1 @@
+"""The asyncio daemon: check loops, the controller (the only kernel writer), reload, stop."""
