@@ -1,0 +1,155 @@
+"""Misbehaving peers for the checker failure matrix: scripted servers and a refused port.
+
+Real protocol servers (nginx, dovecot, slapd, ...) cover the "up", "wrong receive" and
+"wrong credentials" rows. The rows no real server produces on demand (black-holed, stalled
+or reset mid-dialog, garbage, oversized replies, stalled TLS handshake) come from these
+scripted peers, which speak just enough of a protocol to reach the point of failure.
+
+    async with scripted_server([Send(b"+OK ready\r\n"), RecvLine(), Reset()]) as target:
+        result = await check_pop(target, spec)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from checkers.base import Target
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send these bytes."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class RecvLine:
+    """Read one line (up to 64 KiB) from the client; stop the script if the client closes."""
+
+
+@dataclass(frozen=True)
+class Recv:
+    """Read up to `n` bytes (at least one) from the client."""
+
+    n: int = 65536
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Say nothing more and keep the connection open until the client gives up."""
+
+
+@dataclass(frozen=True)
+class Reset:
+    """Abort the connection with a TCP RST."""
+
+
+@dataclass(frozen=True)
+class Close:
+    """Close the connection cleanly (FIN)."""
+
+
+Step = Send | RecvLine | Recv | Stall | Reset | Close
+
+#: What a black-holed server does: accept and never answer.
+BLACKHOLE: tuple[Step, ...] = (Stall(),)
+
+
+def oversized(prefix: bytes = b"", size: int = 8 * 1024 * 1024) -> Send:
+    """A reply far larger than any checker should read (default 8 MiB)."""
+    return Send(prefix + b"x" * size)
+
+
+def garbage(size: int = 512) -> Send:
+    """Bytes that are no protocol's greeting."""
+    return Send(bytes(range(256)) * (size // 256) + b"\r\n")
+
+
+async def _run(steps: Sequence[Step], reader: asyncio.StreamReader,
+               writer: asyncio.StreamWriter, closed: asyncio.Event) -> None:
+    try:
+        for step in steps:
+            match step:
+                case Send(data):
+                    writer.write(data)
+                    await writer.drain()
+                case RecvLine():
+                    line = await reader.readline()
+                    if not line:
+                        return
+                case Recv(n):
+                    if not await reader.read(n):
+                        return
+                case Stall():
+                    await closed.wait()
+                    return
+                case Reset():
+                    sock = writer.get_extra_info("socket")
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    writer.transport.abort()
+                    return
+                case Close():
+                    break
+    except (ConnectionError, asyncio.IncompleteReadError):
+        return
+    finally:
+        if not writer.transport.is_closing():
+            writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def scripted_server(steps: Sequence[Step], host: str = "127.0.0.1") -> AsyncIterator[Target]:
+    """Serve `steps` to every client on an ephemeral port of `host`; yields the Target.
+
+    On exit the listener and every open connection are closed, so stalled clients see EOF.
+    `stats["connections"]` on the yielded target's server is not exposed: tests judge the
+    checker's Result, not the peer.
+    """
+    done = asyncio.Event()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.add(task)
+        try:
+            await _run(steps, reader, writer, done)
+        finally:
+            tasks.discard(task)
+
+    server = await asyncio.start_server(handle, host, 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield Target(host, port)
+    finally:
+        done.set()
+        server.close()
+        for t in list(tasks):
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await server.wait_closed()
+
+
+def refused_target(host: str = "127.0.0.1") -> Target:
+    """A port on `host` with nothing listening (connecting is refused)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    return Target(host, port)
+
+
+def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
+    """A port that was free a moment ago, for starting a real server program on it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, kind) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])

@@ -1,0 +1,52 @@
+"""The scripted peers themselves behave as their names say."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.protocols.faults import (
+    BLACKHOLE,
+    Close,
+    RecvLine,
+    Reset,
+    Send,
+    refused_target,
+    scripted_server,
+)
+
+
+@pytest.mark.asyncio
+async def test_send_then_close() -> None:
+    async with scripted_server([Send(b"hello\r\n"), Close()]) as t:
+        r, w = await asyncio.open_connection(t.host, t.port)
+        assert await r.read() == b"hello\r\n"
+        w.close()
+
+
+@pytest.mark.asyncio
+async def test_reset_after_line() -> None:
+    async with scripted_server([Send(b"220 hi\r\n"), RecvLine(), Reset()]) as t:
+        r, w = await asyncio.open_connection(t.host, t.port)
+        assert await r.readline() == b"220 hi\r\n"
+        w.write(b"EHLO x\r\n")
+        with pytest.raises(ConnectionResetError):
+            await asyncio.wait_for(r.read(), 5)
+        w.close()
+
+
+@pytest.mark.asyncio
+async def test_blackhole_sends_nothing() -> None:
+    async with scripted_server(BLACKHOLE) as t:
+        r, w = await asyncio.open_connection(t.host, t.port)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(r.read(1), 0.2)
+        w.close()
+
+
+@pytest.mark.asyncio
+async def test_refused() -> None:
+    t = refused_target()
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection(t.host, t.port)
