@@ -153,3 +153,41 @@ def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(family, kind) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def _open_sockets() -> set[str]:
+    import os
+
+    out = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:"):
+            out.add(target)
+    return out
+
+
+@contextlib.asynccontextmanager
+async def no_leaks(settle: float = 2.0) -> AsyncIterator[None]:
+    """Fail if the body leaves a socket open or a task running that it did not find.
+
+    Sockets opened before the block (servers, fixtures) are ignored. Closing is sometimes
+    completed by the event loop a few iterations later, so both are polled until `settle`
+    seconds have passed before failing.
+    """
+    sockets_before = _open_sockets()
+    tasks_before = set(asyncio.all_tasks())
+    yield
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settle
+    while True:
+        new_sockets = _open_sockets() - sockets_before
+        new_tasks = {t for t in asyncio.all_tasks() - tasks_before
+                     if t is not asyncio.current_task() and not t.done()}
+        if not new_sockets and not new_tasks:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"leaked sockets {sorted(new_sockets)} tasks {new_tasks}")
+        await asyncio.sleep(0.01)

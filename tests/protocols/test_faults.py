@@ -12,6 +12,7 @@ from tests.protocols.faults import (
     RecvLine,
     Reset,
     Send,
+    no_leaks,
     refused_target,
     scripted_server,
 )
@@ -50,3 +51,17 @@ async def test_refused() -> None:
     t = refused_target()
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection(t.host, t.port)
+
+
+@pytest.mark.asyncio
+async def test_no_leaks_catches_an_open_socket() -> None:
+    async with scripted_server([Send(b"x"), Close()]) as t:
+        with pytest.raises(AssertionError, match="leaked sockets"):
+            async with no_leaks(settle=0.2):
+                _r, w = await asyncio.open_connection(t.host, t.port)
+        w.close()
+        await w.wait_closed()
+        async with no_leaks():
+            _r, w = await asyncio.open_connection(t.host, t.port)
+            w.close()
+            await w.wait_closed()
