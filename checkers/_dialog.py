@@ -1,0 +1,275 @@
+"""Line dialogs as data ("expect a reply, send a command") and the one driver that runs them.
+
+POP, IMAP and NNTP checks are short line dialogs. Each is written as a `Dialog`: a tuple of
+`Expect` and `Send` steps plus an optional closing command (QUIT, LOGOUT). `run_dialog`
+plays a dialog over any `Channel` (an asyncio stream pair in production, an in-memory
+scripted peer in unit tests), so the dialogs are testable without sockets.
+
+The module also holds the plumbing every line-based checker shares: opening a (TLS)
+connection to a target with a bound on the line length, and turning whatever a server did
+(refused, reset, stalled, garbage, TLS failure) into the one-line `detail` of a Result.
+
+Rules of this file:
+- Every read is bounded: a reply line longer than `MAX_LINE` fails the check.
+- Nothing here applies a timeout except the closing command's grace period; callers bound
+  the whole exchange with `asyncio.timeout(spec.negotiatetimeout)`.
+- Commands never contain CR or LF: `Send` refuses them, so a login or password cannot
+  smuggle a second command into the dialog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+from checkers.base import CheckSpec, Result, Target
+from checkers.tls import TlsClient, default_client
+
+#: Longest reply line accepted (bytes, including the line end).
+MAX_LINE = 64 * 1024
+#: How long the closing command (QUIT, LOGOUT) may wait for its reply; its outcome is ignored.
+QUIT_GRACE = 1.0
+#: Longest excerpt of a server reply quoted in a Result detail.
+DETAIL_CHARS = 120
+
+
+class DialogError(Exception):
+    """The peer broke the dialog: closed early or sent an oversized line."""
+
+
+class Channel(Protocol):
+    """A line-oriented duplex byte stream."""
+
+    async def readline(self) -> bytes:
+        """One line including its end; b"" at EOF; DialogError if longer than MAX_LINE."""
+        ...
+
+    async def send(self, data: bytes) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send one command line; CRLF is appended."""
+
+    line: bytes
+
+    def __post_init__(self) -> None:
+        if b"\r" in self.line or b"\n" in self.line or b"\0" in self.line:
+            raise ValueError("a dialog command may not contain CR, LF or NUL")
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """Read reply lines until one is not skipped; it must start with one of `ok`.
+
+    Prefixes compare case-insensitively. A line starting with one of `finish` ends the
+    dialog successfully at once (e.g. IMAP PREAUTH: no login needed); one starting with
+    one of `skip` is ignored (e.g. IMAP untagged `* ` lines before a tagged reply). On
+    failure the detail is `"<fail>: <line>"`.
+    """
+
+    ok: tuple[bytes, ...]
+    fail: str
+    skip: tuple[bytes, ...] = ()
+    finish: tuple[bytes, ...] = ()
+
+
+Step = Send | Expect
+
+
+@dataclass(frozen=True, slots=True)
+class Dialog:
+    """The steps of one check, and the command that politely ends the session."""
+
+    steps: tuple[Step, ...]
+    close: Send | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a dialog came to: `detail` is the failing or the last accepted reply."""
+
+    ok: bool
+    detail: str
+
+
+def excerpt(line: bytes) -> str:
+    """A reply line as printable text for a detail (decoded leniently, shortened)."""
+    text = line.rstrip(b"\r\n").decode("utf-8", "backslashreplace")
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    if len(text) > DETAIL_CHARS:
+        text = text[:DETAIL_CHARS] + "..."
+    return text or "(empty line)"
+
+
+def _starts(line: bytes, prefixes: Sequence[bytes]) -> bool:
+    low = line.lower()
+    return any(low.startswith(p.lower()) for p in prefixes)
+
+
+async def run_dialog(channel: Channel, dialog: Dialog) -> Outcome:
+    """Play `dialog` over `channel`.
+
+    Error handling: a reply that does not match is a failed Outcome; EOF or an oversized
+    line raises DialogError, I/O errors propagate (callers map them with `describe`).
+    Cancellation: nothing to clean up here; the caller owns the channel.
+    """
+    last = ""
+    for step in dialog.steps:
+        if isinstance(step, Send):
+            await channel.send(step.line + b"\r\n")
+            continue
+        while True:
+            line = await channel.readline()
+            if not line:
+                raise DialogError("connection closed by server")
+            if not _starts(line, step.skip):
+                break
+        if _starts(line, step.finish):
+            last = excerpt(line)
+            break
+        if not _starts(line, step.ok):
+            return Outcome(False, f"{step.fail}: {excerpt(line)}")
+        last = excerpt(line)
+    if dialog.close is not None:
+        await _close_politely(channel, dialog.close)
+    return Outcome(True, last)
+
+
+async def _close_politely(channel: Channel, close: Send) -> None:
+    """Send the closing command and wait briefly for its reply; nothing here fails the check."""
+    try:
+        async with asyncio.timeout(QUIT_GRACE):
+            await channel.send(close.line + b"\r\n")
+            await channel.readline()
+    except (TimeoutError, OSError, DialogError):
+        pass
+
+
+class StreamChannel:
+    """A Channel over an asyncio stream pair (the reader's limit bounds each line)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def readline(self) -> bytes:
+        try:
+            return await self.reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as e:
+            return e.partial  # a last line without its end still counts; b"" is EOF
+        except asyncio.LimitOverrunError as e:
+            raise DialogError(f"reply line longer than {MAX_LINE} bytes") from e
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+
+class _SessionContext:
+    """Looks like an SSLContext to asyncio but resumes a remembered TLS session.
+
+    asyncio's create_connection takes no session argument; it only calls the context's
+    `wrap_bio`, so this wrapper hands the session to the real context there.
+    """
+
+    __slots__ = ("context", "session")
+
+    def __init__(self, context: ssl.SSLContext, session: ssl.SSLSession) -> None:
+        self.context = context
+        self.session = session
+
+    def wrap_bio(self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO,
+                 server_side: bool = False, server_hostname: str | None = None,
+                 session: ssl.SSLSession | None = None) -> ssl.SSLObject:
+        return self.context.wrap_bio(incoming, outgoing, server_side=server_side,
+                                     server_hostname=server_hostname,
+                                     session=session or self.session)
+
+
+async def _open_tls(target: Target, spec: CheckSpec, client: TlsClient
+                    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    session = client.session_for(target.host, target.port)
+    context = client.context if session is None else _SessionContext(client.context, session)
+    async with client.handshake_slots:
+        try:
+            return await asyncio.open_connection(
+                target.host, target.port, limit=MAX_LINE,
+                ssl=cast(ssl.SSLContext, context),
+                server_hostname=spec.virtualhost or "",
+                ssl_handshake_timeout=spec.negotiatetimeout)
+        except OSError:
+            client.forget(target.host, target.port)  # never retry with a session that failed
+            raise
+
+
+@asynccontextmanager
+async def connect(target: Target, spec: CheckSpec, *, tls: bool,
+                  client: TlsClient | None = None) -> AsyncIterator[StreamChannel]:
+    """Open a connection (implicit TLS if `tls`) as a StreamChannel; closed on exit.
+
+    TLS does not verify the server (SPEC Part A §6); SNI is the virtualhost if set, else
+    none. Handshakes take one of the client's handshake slots, and the session is kept
+    for the next check of the same target (TLS 1.3 tickets arrive after the handshake,
+    so it is remembered when the dialog is over).
+    """
+    if tls:
+        client = client or default_client()
+        reader, writer = await _open_tls(target, spec, client)
+    else:
+        reader, writer = await asyncio.open_connection(target.host, target.port, limit=MAX_LINE)
+    try:
+        yield StreamChannel(reader, writer)
+    finally:
+        if client is not None:
+            ssl_object = writer.get_extra_info("ssl_object")
+            if isinstance(ssl_object, ssl.SSLObject):
+                client.remember(target.host, target.port, ssl_object.session)
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except (OSError, ssl.SSLError):
+            pass  # the peer already reset or broke the connection: it is closed either way
+
+
+def describe(exc: BaseException, timeout: float) -> str:
+    """The Result detail for an exception raised while talking to a server."""
+    match exc:
+        case TimeoutError():
+            return f"timeout after {timeout:g}s"
+        case ConnectionRefusedError():
+            return "connection refused"
+        case ConnectionResetError() | BrokenPipeError():
+            return "connection reset by server"
+        case ssl.SSLError():
+            return f"TLS error: {exc.reason or exc}"
+        case DialogError():
+            return str(exc)
+        case OSError() if exc.strerror:
+            return exc.strerror.lower()
+        case _:
+            return str(exc) or type(exc).__name__
+
+
+#: The exceptions a server can cause while a dialog runs.
+SERVER_ERRORS = (OSError, TimeoutError, DialogError, EOFError)
+
+
+async def check_dialog(target: Target, spec: CheckSpec, dialog: Dialog, *, name: str,
+                       tls: bool = False, client: TlsClient | None = None) -> Result:
+    """Connect, run `dialog` within negotiatetimeout, and return the Result."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    try:
+        async with asyncio.timeout(spec.negotiatetimeout):
+            async with connect(target, spec, tls=tls, client=client) as channel:
+                outcome = await run_dialog(channel, dialog)
+    except SERVER_ERRORS as e:
+        return Result(False, f"{name}: {describe(e, spec.negotiatetimeout)}",
+                      loop.time() - start)
+    return Result(outcome.ok, f"{name} {outcome.detail}" if outcome.ok else outcome.detail,
+                  loop.time() - start)

@@ -1,0 +1,89 @@
+"""SMTP and submission checks (aiosmtplib): a 220 greeting, EHLO (HELO if refused), QUIT.
+
+As the original: no STARTTLS, no AUTH, request/receive unused (SPEC 3.3). The EHLO name
+is the local host name, taken without a DNS lookup so the event loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import aiosmtplib
+from aiosmtplib import SMTPResponseException
+
+from checkers._dialog import QUIT_GRACE, describe, excerpt
+from checkers.base import CheckSpec, Result, Target
+
+
+def _helo_name() -> str:
+    # An SMTP domain has no spaces; a strange local name must not make every check fail.
+    name = socket.gethostname().strip()
+    return name if name and name.isprintable() and " " not in name else "localhost"
+
+
+def _reply(e: SMTPResponseException) -> str:
+    return excerpt(f"{e.code} {e.message}".encode())
+
+
+async def _dialog(smtp: aiosmtplib.SMTP, name: str) -> tuple[bool, str]:
+    """Greeting and EHLO/HELO: whether the server is up, and the detail."""
+    try:
+        await smtp.connect()
+    except SMTPResponseException as e:
+        return False, f"{name} greeting: {_reply(e)}"
+    try:
+        reply = await smtp.ehlo()
+    except SMTPResponseException as ehlo_error:
+        if ehlo_error.code < 500:
+            return False, f"{name} EHLO failed: {_reply(ehlo_error)}"
+        try:  # a server that does not speak ESMTP refuses EHLO with a 5xx: try HELO
+            reply = await smtp.helo()
+        except SMTPResponseException as e:
+            return False, f"{name} HELO failed: {_reply(e)}"
+    first = reply.message.splitlines()[0] if reply.message else ""
+    return True, f"{name} {reply.code} {excerpt(first.encode())}".rstrip()
+
+
+async def _check(target: Target, spec: CheckSpec, name: str) -> Result:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    smtp = aiosmtplib.SMTP(hostname=target.host, port=target.port,
+                           timeout=spec.negotiatetimeout, local_hostname=_helo_name(),
+                           use_tls=False, start_tls=False)
+    try:
+        async with asyncio.timeout(spec.negotiatetimeout):
+            ok, detail = await _dialog(smtp, name)
+        if ok:
+            try:  # a polite goodbye; how the server takes it does not change the outcome
+                async with asyncio.timeout(QUIT_GRACE):
+                    await smtp.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                pass
+    except (aiosmtplib.SMTPException, OSError) as e:
+        cause = e.__cause__ if isinstance(e.__cause__, OSError) else e
+        return Result(False, f"{name}: {_describe(cause, spec.negotiatetimeout)}",
+                      loop.time() - start)
+    finally:
+        smtp.close()
+    return Result(ok, detail, loop.time() - start)
+
+
+def _describe(e: BaseException, timeout: float) -> str:
+    if isinstance(e, SMTPResponseException):
+        return _reply(e)
+    if isinstance(e, aiosmtplib.SMTPServerDisconnected):
+        return "connection closed by server"
+    if isinstance(e, aiosmtplib.SMTPException) and not isinstance(e, TimeoutError):
+        return excerpt(str(e).encode())
+    return describe(e, timeout)
+
+
+async def check_smtp(target: Target, spec: CheckSpec) -> Result:
+    """Check an SMTP server."""
+    return await _check(target, spec, "SMTP")
+
+
+async def check_submission(target: Target, spec: CheckSpec) -> Result:
+    """Check a mail submission server (the same dialog, on port 587 by default)."""
+    return await _check(target, spec, "SMTP")
