@@ -1,0 +1,145 @@
+"""Log line formats, the pid file's running/stale test, monitor lines, fallback arguments."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ldirectord import logsetup
+from ldirectord.config.model import Protocol, VirtualService
+from ldirectord.logsetup import LogDest, LogMode, configure, ctime, dest_for, log
+from ldirectord.runtime import pidfile
+from ldirectord.runtime.effects import (
+    escape_monitor,
+    fallback_args,
+    monitor_line,
+    run_shell_command,
+    squeeze_id,
+)
+from ldirectord.runtime.maintenance import candidate_names
+
+CTIME = r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}"
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    yield
+    logsetup.reset()
+
+
+def test_ctime_is_perls_scalar_localtime() -> None:
+    assert re.fullmatch(CTIME, ctime())
+
+
+def test_dest_choice() -> None:
+    assert dest_for("/x.log", "n", debug=True, supervised=True).mode is LogMode.DEBUG
+    assert dest_for("/x.log", "n", debug=False, supervised=True).mode is LogMode.SUPERVISED
+    assert dest_for("/x.log", "n", debug=False, supervised=False) == LogDest(
+        LogMode.FILE, "/x.log", "n")
+    assert dest_for("local0", "n", debug=False, supervised=False).mode is LogMode.SYSLOG
+
+
+def test_logfile_line_format_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "ld.log"
+    configure(LogDest(LogMode.FILE, str(path), "web.cf"))
+    log.info("Starting Linux Director v1.186-ha as daemon")
+    os.rename(path, tmp_path / "ld.log.1")  # logrotate
+    log.info("second")
+    old = (tmp_path / "ld.log.1").read_text()
+    assert re.fullmatch(rf"\[{CTIME}\|web\.cf\|{os.getpid()}\] Starting Linux Director "
+                        r"v1\.186-ha as daemon\n", old)
+    assert path.read_text().endswith(f"|web.cf|{os.getpid()}] second\n")
+
+
+def test_supervised_and_debug_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    configure(LogDest(LogMode.SUPERVISED))
+    log.info("hello")
+    log.debug("hidden")
+    assert re.fullmatch(rf"\[{CTIME}\] hello\n", out.getvalue())
+    configure(LogDest(LogMode.DEBUG))
+    log.info("plain")
+    log.debug("detail")
+    assert err.getvalue() == "plain\nDEBUG2: detail\n"
+
+
+def test_syslog_handler_priority_and_ident() -> None:
+    handler = logsetup.InfoSysLogHandler.__new__(logsetup.InfoSysLogHandler)
+    assert handler.mapPriority("ERROR") == "info"
+    record = log.makeRecord("ldirectord", 40, __file__, 1, "msg %s", ("x",), None)
+    assert logsetup.InfoSysLogHandler.format(handler, record) == f"ldirectord[{os.getpid()}]: msg x"
+
+
+def test_pidfile_states(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LDIRECTORD_RUNDIR", str(tmp_path))
+    path = pidfile.pid_path("web.cf")
+    assert path == str(tmp_path / "ldirectord.web.cf.pid")
+    assert pidfile.probe(path).state is pidfile.PidState.ABSENT
+    # A live process whose command line says ldirectord.
+    proc = subprocess.Popen([sys.executable, "-c", "print(flush=True); input()", "ldirectord"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()  # it has exec'd: its command line is in place
+        pidfile.write(path, proc.pid)
+        info = pidfile.probe(path)
+        assert info.state is pidfile.PidState.RUNNING
+        assert info.pid == proc.pid
+        assert not pidfile.remove_if_ours(path)  # not ours: left alone
+        assert os.path.exists(path)
+    finally:
+        proc.communicate(b"\n")
+    assert pidfile.probe(path).state is pidfile.PidState.STALE
+    pidfile.write(path)
+    assert pidfile.remove_if_ours(path)
+    assert not os.path.exists(path)
+
+
+def test_monitor_line_format() -> None:
+    real_id = "negotiate:http:tcp:127.0.0.1:18080::3:masq:/index.html:Test Page"
+    assert squeeze_id(real_id) == "negotiate http tcp 127.0.0.1 18080 3 masq /index.html Test Page"
+    line = monitor_line(real_id, False, "500 Can't connect|x%\r\n")
+    assert re.fullmatch(
+        rf"\[{CTIME}\] \[{os.getpid()}\] negotiate http tcp 127\.0\.0\.1 18080 3 masq "
+        r"/index\.html Test Page \[down\] 500 Can't connect%7cx%25%0d%0a\n", line)
+    assert escape_monitor("") == "-"
+
+
+def _vs(**kw: object) -> VirtualService:
+    base: dict[str, object] = {"protocol": Protocol.TCP, "address": "10.0.0.1", "port": 80,
+                               "fwmark": None, "ipv6": False, "reals": ()}
+    base.update(kw)
+    return VirtualService(**base)  # type: ignore[arg-type]
+
+
+def test_fallback_args() -> None:
+    assert fallback_args(_vs(), "start") == ("start", "10.0.0.1:80", "tcp")
+    assert fallback_args(_vs(address="2001:db8::1", ipv6=True), "stop") == (
+        "stop", "[2001:db8::1]:80", "tcp")
+    assert fallback_args(_vs(protocol=Protocol.FWM, address=None, port=0, fwmark=7),
+                         "start") == ("start", ":0", "fwm")
+
+
+@pytest.mark.asyncio
+async def test_shell_command_gets_args_as_positional_parameters(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    # The arguments are never spliced into the command text: `;` stays an argument.
+    status = await run_shell_command(f"printf '%s|' >{out}", ("start", "1.2.3.4:80;id", "tcp"))
+    assert status == 0
+    assert out.read_text() == "start|1.2.3.4:80;id|tcp|"
+
+
+def test_maintenance_names() -> None:
+    assert candidate_names("10.0.0.2", 80, "web1.example.com") == [
+        "10.0.0.2:80", "10.0.0.2", "web1.example.com:80", "web1.example.com", "web1:80", "web1"]
+    assert candidate_names("2001:db8::2", 80, None) == ["[2001:db8::2]:80", "[2001:db8::2]"]
+    assert candidate_names("10.0.0.2", 80, "Web1.example.com")[4:] == []
