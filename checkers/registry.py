@@ -13,10 +13,24 @@ from checkers.base import Checker
 from checkers.ports import DEFAULT_PORTS, guess_service
 from ldirectord.config.model import Service
 
-# Each checker module adds its import here.
+# Each checker module adds its import here (appended, so not in isort order):
+# ruff: noqa: I001
+from checkers.ftp import check_ftp
+from checkers.imap import check_imap, check_imaps
+from checkers.nntp import check_nntp
+from checkers.pop import check_pop, check_pops
+from checkers.smtp import check_smtp, check_submission
 # <imports>
 
 REGISTRY: Final[Mapping[Service, Checker]] = {
+    Service.FTP: check_ftp,
+    Service.IMAP: check_imap,
+    Service.IMAPS: check_imaps,
+    Service.NNTP: check_nntp,
+    Service.POP: check_pop,
+    Service.POPS: check_pops,
+    Service.SMTP: check_smtp,
+    Service.SUBMISSION: check_submission,
     # <entries>
 }
 
