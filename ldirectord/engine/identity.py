@@ -1,0 +1,124 @@
+"""Check identities: what is checked once and applied to every virtual that holds the real.
+
+The original checks a real once per round per *real id* (SPEC B §3.8) and applies the
+result to every virtual containing a real with the same id. `RealId` is that id as a
+frozen value; `Check` is one identity with the (virtual, real) pairs it feeds, the first
+pair being the one whose settings (timeouts, login, failurecount, ...) the check uses.
+Health is kept per `RealId`, so a reload keeps the health of every identity present in
+both files (Part A §4) simply by looking it up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ldirectord.config.model import (
+    CheckType,
+    Config,
+    Forwarding,
+    Protocol,
+    RealServer,
+    Service,
+    VirtualService,
+)
+from ldirectord.engine.health import Health, Policy
+from ldirectord.ipvs.model import Table
+
+__all__ = ["Check", "RealId", "carry_health", "checks", "initial_health", "real_id"]
+
+
+@dataclass(frozen=True, slots=True)
+class RealId:
+    """The original's real id as a value (SPEC B §3.8).
+
+    `service` is set only for negotiate/combined checks and `command` only for
+    external/external-perl ones, so that, as in the original, two virtuals that check the
+    same real the same way share one identity. `request`/`receive` are the effective
+    ones (the real's override, else the virtual's).
+    """
+
+    checktype: CheckType
+    service: Service | None
+    command: str | None
+    protocol: Protocol
+    host: str  # literal, IPv6 without brackets
+    port: int  # as configured (0 when omitted)
+    virtualhost: str | None
+    checkport: int | None
+    weight: int
+    forwarding: Forwarding
+    request: str
+    receive: str
+
+    @property
+    def server(self) -> str:
+        """`<RIP>:<port>` as the original's log lines write it (IPv6 in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def text(self) -> str:
+        """The original's id string, e.g. `negotiate:http:tcp:10.0.0.2:80:::1:gate:\\/:`.
+
+        The monitor file prints it with runs of ':' squeezed to one space and the
+        backslashes removed (SPEC B §5.5).
+        """
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One check identity and every (virtual, real) pair its result applies to."""
+
+    id: RealId
+    members: tuple[tuple[VirtualService, RealServer], ...]
+
+    @property
+    def virtual(self) -> VirtualService:
+        """The first virtual holding the real: its settings drive the check."""
+        return self.members[0][0]
+
+    @property
+    def real(self) -> RealServer:
+        return self.members[0][1]
+
+    @property
+    def policy(self) -> Policy:
+        """failurecount and combined N, from the first virtual."""
+        raise NotImplementedError
+
+
+def real_id(virtual: VirtualService, real: RealServer) -> RealId:
+    """The check identity of `real` inside `virtual`."""
+    raise NotImplementedError
+
+
+def checks(config: Config) -> tuple[Check, ...]:
+    """Every check identity of `config`, in file order of first appearance.
+
+    Identities of checktype=off virtuals are listed too (the runtime runs no check for
+    them; see planner.py for what off means for the table).
+    """
+    raise NotImplementedError
+
+
+def initial_health(config: Config, actual: Table) -> dict[RealId, Health]:
+    """Health at start: UP for an identity whose real is in service (weight > 0) in the
+    current table in every virtual holding it (Part A §2: treated as up until checks say
+    otherwise); identities not listed are UNKNOWN.
+    """
+    raise NotImplementedError
+
+
+def carry_health(
+    old: Mapping[RealId, Health], config: Config, actual: Table
+) -> dict[RealId, Health]:
+    """Health after a reload: every identity of `config` present in `old` keeps its health
+    (Part A §4); new identities start as `initial_health` would start them.
+    """
+    raise NotImplementedError
+
+
+_QUOTEMETA = re.compile(r"([^A-Za-z0-9_])")
