@@ -246,7 +246,7 @@ def describe(exc: BaseException, timeout: float) -> str:
         case ConnectionResetError() | BrokenPipeError():
             return "connection reset by server"
         case ssl.SSLError():
-            return f"TLS error: {exc.reason or exc}"
+            return f"TLS error: {getattr(exc, 'reason', None) or exc}"
         case DialogError():
             return str(exc)
         case OSError() if exc.strerror:
