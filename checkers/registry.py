@@ -20,6 +20,7 @@ from checkers.imap import check_imap, check_imaps
 from checkers.nntp import check_nntp
 from checkers.pop import check_pop, check_pops
 from checkers.smtp import check_smtp, check_submission
+from checkers.ldap import check_ldap, check_ldaps
 # <imports>
 
 REGISTRY: Final[Mapping[Service, Checker]] = {
@@ -31,6 +32,8 @@ REGISTRY: Final[Mapping[Service, Checker]] = {
     Service.POPS: check_pops,
     Service.SMTP: check_smtp,
     Service.SUBMISSION: check_submission,
+    Service.LDAP: check_ldap,
+    Service.LDAPS: check_ldaps,
     # <entries>
 }
 

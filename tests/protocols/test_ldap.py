@@ -1,0 +1,171 @@
+"""The ldap and ldaps checkers against a real slapd, and scripted peers for the failure rows."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+
+from checkers.base import Checker, CheckSpec, Target
+from checkers.ldap import MAX_MESSAGE, check_ldap, check_ldaps
+from ldirectord.config.model import Service
+from tests.protocols.faults import (
+    BLACKHOLE,
+    Recv,
+    Reset,
+    Send,
+    Stall,
+    Step,
+    garbage,
+    no_leaks,
+    oversized,
+    refused_target,
+    scripted_server,
+)
+from tests.protocols.servers_ldap import (
+    BIND_DN,
+    BIND_PW,
+    PEOPLE,
+    SUFFIX,
+    Slapd,
+    run_check,
+    slapd_fixture,  # noqa: F401 (the `slapd` fixture)
+)
+
+HOSTS = ["127.0.0.1", "::1"]
+STEP = 1.0  # negotiatetimeout: bounds each step
+WHOLE = 2.0  # checktimeout: bounds the whole check
+BOUND = STEP + 0.5
+KINDS: list[tuple[Service, Checker]] = [(Service.LDAP, check_ldap), (Service.LDAPS, check_ldaps)]
+
+#: A successful BindResponse to message 1 (resultCode 0, empty matchedDN and message).
+BIND_OK = bytes.fromhex("300c02010161070a010004000400")
+
+
+def spec_for(service: Service, **kw: object) -> CheckSpec:
+    base = CheckSpec(service=service, checktimeout=WHOLE, negotiatetimeout=STEP)
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def rx(pattern: str) -> re.Pattern[bytes]:
+    return re.compile(pattern.encode())
+
+
+# (id, request, receive, login, passwd, expect ok, expected detail fragment)
+SERVER_ROWS = [
+    ("root-dse", "/", None, "", "", True, "(root DSE)"),
+    ("suffix", f"/{SUFFIX}", None, "", "", True, SUFFIX),
+    ("receive-matches", f"/{PEOPLE}", "ou=people,dc=ex", "", "", True, PEOPLE),
+    ("receive-regex", f"/{SUFFIX}", r"^dc=\w+,dc=com$", "", "", True, SUFFIX),
+    ("bind-user", f"/{BIND_DN}", "uid=checker", BIND_DN, BIND_PW, True, BIND_DN),
+    ("login-without-passwd-is-anonymous", f"/{SUFFIX}", None, BIND_DN, "", True, SUFFIX),
+    ("wrong-receive", f"/{SUFFIX}", "dc=other", "", "", False, "receive did not match"),
+    ("wrong-password", f"/{SUFFIX}", None, BIND_DN, "nope", False, "invalidCredentials"),
+    ("unknown-user", f"/{SUFFIX}", None, f"uid=ghost,{PEOPLE}", "x", False,
+     "invalidCredentials"),
+    ("no-such-base", f"/ou=nobody,{SUFFIX}", None, "", "", False, "noSuchObject"),
+]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize(("service", "checker"), KINDS, ids=["ldap", "ldaps"])
+@pytest.mark.parametrize(("request_", "receive", "login", "passwd", "ok", "detail"),
+                         [r[1:] for r in SERVER_ROWS], ids=[r[0] for r in SERVER_ROWS])
+async def test_against_slapd(slapd: Slapd, host: str, service: Service, checker: Checker,
+                             request_: str, receive: str | None, login: str, passwd: str,
+                             ok: bool, detail: str) -> None:
+    port = slapd.ldap_port if service is Service.LDAP else slapd.ldaps_port
+    spec = spec_for(service, request=request_, receive=rx(receive) if receive else None,
+                    login=login, passwd=passwd)
+    result = await run_check(checker, Target(host, port), spec, bound=BOUND)
+    assert result.ok is ok, result
+    assert detail in result.detail
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize(("service", "checker"), KINDS, ids=["ldap", "ldaps"])
+async def test_refused(host: str, service: Service, checker: Checker) -> None:
+    result = await run_check(checker, refused_target(host), spec_for(service), bound=BOUND)
+    assert not result.ok
+    assert result.detail == "connection refused"
+
+
+# (id, steps, expected detail fragment) for plain ldap: each row a misbehaving server.
+FAULT_ROWS: list[tuple[str, list[Step], str]] = [
+    ("black-holed", list(BLACKHOLE), "timeout after 1.0s waiting for bind reply"),
+    ("stalled-after-bind", [Recv(), Send(BIND_OK), Stall()],
+     "timeout after 1.0s waiting for search reply"),
+    ("reset-at-bind", [Recv(), Reset()], "connection reset"),
+    ("reset-after-bind", [Recv(), Send(BIND_OK), Recv(), Reset()], "connection reset"),
+    ("closed-at-bind", [Recv(), Send(b"0\x0c\x02")], "connection closed by server"),
+    ("garbage", [Recv(), garbage()], "not an LDAP reply"),
+    ("garbage-ber", [Recv(), Send(b"0\x03\x02\x01\x01")], "malformed LDAP reply"),
+    ("oversized-plain", [Recv(), oversized()], "not an LDAP reply"),
+    ("oversized-ber", [Recv(), oversized(b"0\x84\x7f\xff\xff\xff")],
+     "LDAP reply too large (2147483647 bytes)"),
+    ("oversized-just-over", [Recv(), oversized(b"0\x83" + (MAX_MESSAGE + 1).to_bytes(3, "big"))],
+     "LDAP reply too large"),
+    ("bind-then-garbage", [Recv(), Send(BIND_OK), Recv(), garbage()], "not an LDAP reply"),
+]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize(("steps", "detail"), [r[1:] for r in FAULT_ROWS],
+                         ids=[r[0] for r in FAULT_ROWS])
+async def test_misbehaving_ldap_server(host: str, steps: list[Step], detail: str) -> None:
+    async with no_leaks(), scripted_server(steps, host) as target:
+        result = await run_check(check_ldap, target, spec_for(Service.LDAP), bound=BOUND,
+                                 guard=False)
+    assert not result.ok
+    assert detail in result.detail, result
+
+
+# (id, steps, expected detail fragment) for ldaps: failures before and during the handshake.
+TLS_ROWS: list[tuple[str, list[Step], str]] = [
+    ("stalled-handshake", [Stall()], "timeout after 1.0s in TLS handshake"),
+    ("reset-in-handshake", [Recv(), Reset()], "connection reset"),
+    ("garbage-handshake", [Recv(), garbage()], "TLS failure"),
+    ("closed-in-handshake", [Recv(), Send(b"")], "connection"),
+]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize(("steps", "detail"), [r[1:] for r in TLS_ROWS],
+                         ids=[r[0] for r in TLS_ROWS])
+async def test_misbehaving_ldaps_server(host: str, steps: list[Step], detail: str) -> None:
+    async with no_leaks(), scripted_server(steps, host) as target:
+        result = await run_check(check_ldaps, target, spec_for(Service.LDAPS), bound=BOUND,
+                                 guard=False)
+    assert not result.ok
+    assert detail in result.detail, result
+
+
+@pytest.mark.asyncio
+async def test_checktimeout_bounds_the_whole_check() -> None:
+    """A checktimeout shorter than negotiatetimeout cuts the check short (the original's alarm)."""
+    spec = spec_for(Service.LDAP, checktimeout=0.5, negotiatetimeout=5.0)
+    async with no_leaks(), scripted_server([Recv(), Send(BIND_OK), Stall()]) as target:
+        result = await run_check(check_ldap, target, spec, bound=1.0, guard=False)
+    assert not result.ok
+    assert result.detail == "timeout after 0.5s"
+
+
+@pytest.mark.asyncio
+async def test_ldaps_against_plain_ldap_port_fails(slapd: Slapd) -> None:
+    result = await run_check(check_ldaps, Target("127.0.0.1", slapd.ldap_port),
+                             spec_for(Service.LDAPS), bound=BOUND)
+    assert not result.ok
+
+
+@pytest.mark.asyncio
+async def test_repeated_checks_reuse_nothing_stale(slapd: Slapd) -> None:
+    """Back-to-back ldaps checks of the same server all succeed (no state left behind)."""
+    target = Target("127.0.0.1", slapd.ldaps_port)
+    for _ in range(3):
+        result = await run_check(check_ldaps, target, spec_for(Service.LDAPS), bound=BOUND)
+        assert result.ok, result
