@@ -23,7 +23,8 @@ from ldirectord.config.model import (
     Service,
     VirtualService,
 )
-from ldirectord.engine.health import Health, Policy
+from ldirectord.engine.health import Health, Policy, Status
+from ldirectord.engine.keys import real_key, service_key
 from ldirectord.ipvs.model import Table
 
 __all__ = ["Check", "RealId", "carry_health", "checks", "initial_health", "real_id"]
@@ -65,7 +66,19 @@ class RealId:
         The monitor file prints it with runs of ':' squeezed to one space and the
         backslashes removed (SPEC B §5.5).
         """
-        raise NotImplementedError
+        match self.checktype:
+            case CheckType.NEGOTIATE | CheckType.COMBINED:
+                check = f"{self.checktype.value}:{self.service}"
+            case CheckType.EXTERNAL | CheckType.EXTERNAL_PERL:
+                check = f"{self.checktype.value}:{self.command}"
+            case _:
+                check = self.checktype.value
+        checkport = "" if self.checkport is None else str(self.checkport)
+        return ":".join((
+            check, self.protocol.value, self.server.rsplit(":", 1)[0], str(self.port),
+            self.virtualhost or "", checkport, str(self.weight), self.forwarding.value,
+            _quotemeta(self.request), _quotemeta(self.receive),
+        ))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +100,31 @@ class Check:
     @property
     def policy(self) -> Policy:
         """failurecount and combined N, from the first virtual."""
-        raise NotImplementedError
+        v = self.virtual
+        combined = v.negotiate_every if v.checktype is CheckType.COMBINED else None
+        return Policy(failurecount=v.failurecount, combined=combined)
 
 
 def real_id(virtual: VirtualService, real: RealServer) -> RealId:
     """The check identity of `real` inside `virtual`."""
-    raise NotImplementedError
+    kind = virtual.checktype
+    service = virtual.service if kind in (CheckType.NEGOTIATE, CheckType.COMBINED) else None
+    command = (virtual.checkcommand
+               if kind in (CheckType.EXTERNAL, CheckType.EXTERNAL_PERL) else None)
+    return RealId(
+        checktype=kind,
+        service=service,
+        command=command,
+        protocol=virtual.protocol,
+        host=real.host,
+        port=real.port,
+        virtualhost=virtual.virtualhost,
+        checkport=virtual.checkport,
+        weight=real.weight,
+        forwarding=real.forwarding,
+        request=real.request if real.request is not None else virtual.request,
+        receive=real.receive if real.receive is not None else virtual.receive,
+    )
 
 
 def checks(config: Config) -> tuple[Check, ...]:
@@ -101,7 +133,11 @@ def checks(config: Config) -> tuple[Check, ...]:
     Identities of checktype=off virtuals are listed too (the runtime runs no check for
     them; see planner.py for what off means for the table).
     """
-    raise NotImplementedError
+    groups: dict[RealId, list[tuple[VirtualService, RealServer]]] = {}
+    for virtual in config.virtuals:
+        for real in virtual.reals:
+            groups.setdefault(real_id(virtual, real), []).append((virtual, real))
+    return tuple(Check(rid, tuple(members)) for rid, members in groups.items())
 
 
 def initial_health(config: Config, actual: Table) -> dict[RealId, Health]:
@@ -109,7 +145,8 @@ def initial_health(config: Config, actual: Table) -> dict[RealId, Health]:
     current table in every virtual holding it (Part A §2: treated as up until checks say
     otherwise); identities not listed are UNKNOWN.
     """
-    raise NotImplementedError
+    return {c.id: UP for c in checks(config) if all(_in_service(v, r, actual)
+                                                     for v, r in c.members)}
 
 
 def carry_health(
@@ -118,7 +155,29 @@ def carry_health(
     """Health after a reload: every identity of `config` present in `old` keeps its health
     (Part A §4); new identities start as `initial_health` would start them.
     """
-    raise NotImplementedError
+    fresh = initial_health(config, actual)
+    carried: dict[RealId, Health] = {}
+    for check in checks(config):
+        health = old.get(check.id, fresh.get(check.id))
+        if health is not None:
+            carried[check.id] = health
+    return carried
+
+
+UP = Health(Status.UP)
+
+
+def _in_service(virtual: VirtualService, real: RealServer, actual: Table) -> bool:
+    entry = actual.get(service_key(virtual))
+    if entry is None:
+        return False
+    attrs = entry.dests.get(real_key(virtual, real))
+    return attrs is not None and attrs.weight > 0
+
+
+def _quotemeta(text: str) -> str:
+    """Perl's quotemeta: a backslash before every character that is not a word character."""
+    return _QUOTEMETA.sub(r"\\\1", text)
 
 
 _QUOTEMETA = re.compile(r"([^A-Za-z0-9_])")

@@ -2,25 +2,78 @@
 
 Rules of this file:
 - Pure: no I/O, no clock. The current table is an input only because the original's
-  take-out rules depend on it (quiescent real absent from the table stays absent unless
+  take-out rules depend on it (a quiescent real absent from the table stays absent unless
   readdquiescent) and because Part A §2 keeps reals already in service at start.
-- Every managed virtual appears, with its attributes; only dests listed here may exist in
-  it afterwards (diff.py purges the others).
-- Keys are what the kernel will hold, so that the next read finds them (Part A §9).
+- Every virtual of the config appears, with its attributes; only the destinations listed
+  here may exist in it afterwards (diff.py purges the others).
+- Keys are what the kernel will hold (keys.py has the port mapping table), so that the
+  next read finds them (Part A §9).
+
+A real's effective status in a virtual:
+
+    in maintenance (any checktype)      DOWN
+    checktype=on                        UP
+    checktype=off                       UNKNOWN, forever (nothing is ever activated)
+    otherwise                           its identity's health (missing: UNKNOWN)
+
+What a real becomes in its virtual (W = configured weight and thresholds, Q = quiescent,
+R = readdquiescent; "kept" = the current entry exactly as it is):
+
+    status    Q    current entry             desired entry        counts as
+    UP        -    any                       W                    up
+    DOWN      no   any                       absent               down
+    DOWN      yes  weight 0, same forwarding kept                 down
+    DOWN      yes  other                     weight 0, no thresh. down
+    DOWN      yes  absent, R=yes             weight 0, no thresh. down
+    DOWN      yes  absent, R=no              absent               down
+    UNKNOWN   -    weight > 0                W (up until checked) up
+    UNKNOWN   -    weight 0                  kept                 pending
+    UNKNOWN   -    absent                    absent               pending
+
+("Same forwarding" includes an entry the kernel reports as Local, see diff.py.) Two
+reals of a virtual that map to one kernel key (gate reals differing only in port): an
+entry at weight > 0 wins over weight 0, else the first in file order.
+
+The fallback of a virtual (weight 1, thresholds 0), never for checktype=off:
+
+    some real up                          absent
+    none up, some pending                 as it is now (present stays, absent stays):
+                                          at start the fallback goes in only when no
+                                          real is up after the reals' first checks
+                                          (Part A §2), and one already there stays
+    none up, none pending (or no reals)   present
+
+When the fallback's key is also a real's key, the fallback's entry wins while it is
+present. `Standing` (up / pending / none up) is returned per virtual for the
+fallbackcommand decision in reconcile.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
+from enum import Enum
+from typing import assert_never
 
-from ldirectord.config.model import Config, Fallback, Forwarding, RealServer, VirtualService
-from ldirectord.engine.health import Health
-from ldirectord.engine.identity import RealId
-from ldirectord.ipvs.model import DestAttrs, DestKey, ServiceAttrs, ServiceEntry, ServiceKey, Table
+from ldirectord.config.model import CheckType, Config, RealServer, VirtualService
+from ldirectord.engine.health import UNKNOWN, Health, Status
+from ldirectord.engine.identity import RealId, real_id
+from ldirectord.engine.keys import (
+    dest_attrs,
+    dest_key,
+    fallback_attrs,
+    fallback_key,
+    real_key,
+    service_attrs,
+    service_key,
+)
+from ldirectord.ipvs.model import DestAttrs, DestKey, Method, ServiceEntry, ServiceKey, Table
 
 __all__ = [
+    "Standing",
+    "desired_state",
     "dest_attrs",
     "dest_key",
+    "effective_status",
     "fallback_key",
     "plan",
     "service_attrs",
@@ -28,28 +81,33 @@ __all__ = [
 ]
 
 
-def service_key(virtual: VirtualService) -> ServiceKey:
-    """The kernel's key of a virtual service."""
-    raise NotImplementedError
+class Standing(Enum):
+    """Whether a virtual has a real in service, is still waiting for first checks, or not."""
+
+    SOME_UP = "some up"
+    PENDING = "pending"
+    NONE_UP = "none up"
 
 
-def service_attrs(virtual: VirtualService) -> ServiceAttrs:
-    """What `ipvsadm -A/-E` sets for this virtual, in the form the kernel reads back."""
-    raise NotImplementedError
-
-
-def dest_key(virtual: VirtualService, host: str, port: int, forwarding: Forwarding) -> DestKey:
-    """Where the kernel holds a real (or fallback) of this virtual (port mapping table)."""
-    raise NotImplementedError
-
-
-def fallback_key(virtual: VirtualService, fallback: Fallback) -> DestKey:
-    raise NotImplementedError
-
-
-def dest_attrs(real: RealServer) -> DestAttrs:
-    """An in-service real: its forwarding, configured weight and thresholds."""
-    raise NotImplementedError
+def effective_status(
+    virtual: VirtualService,
+    rid: RealId,
+    health: Mapping[RealId, Health],
+    maintenance: Set[RealId],
+) -> Status:
+    """The status the table follows for one real of one virtual (first table above)."""
+    if rid in maintenance:
+        return Status.DOWN
+    match virtual.checktype:
+        case CheckType.ON:
+            return Status.UP
+        case CheckType.OFF:
+            return Status.UNKNOWN
+        case (CheckType.CONNECT | CheckType.NEGOTIATE | CheckType.PING | CheckType.EXTERNAL
+              | CheckType.EXTERNAL_PERL | CheckType.COMBINED):
+            return health.get(rid, UNKNOWN).status
+        case _:
+            assert_never(virtual.checktype)
 
 
 def plan(
@@ -62,4 +120,88 @@ def plan(
 
     `health` lacks an identity -> UNKNOWN. `maintenance` lists identities forced down.
     """
-    raise NotImplementedError
+    return desired_state(config, health, maintenance, actual)[0]
+
+
+def desired_state(
+    config: Config,
+    health: Mapping[RealId, Health],
+    maintenance: Set[RealId],
+    actual: Table,
+) -> tuple[dict[ServiceKey, ServiceEntry], dict[ServiceKey, Standing]]:
+    """`plan`, plus each virtual's `Standing`."""
+    table: dict[ServiceKey, ServiceEntry] = {}
+    standings: dict[ServiceKey, Standing] = {}
+    for virtual in config.virtuals:
+        key = service_key(virtual)
+        current = actual.get(key)
+        dests, standing = _dests(virtual, config.readdquiescent, health, maintenance,
+                                 current.dests if current is not None else {})
+        table[key] = ServiceEntry(service_attrs(virtual), dests)
+        standings[key] = standing
+    return table, standings
+
+
+def _dests(
+    virtual: VirtualService,
+    readdquiescent: bool,
+    health: Mapping[RealId, Health],
+    maintenance: Set[RealId],
+    current: Mapping[DestKey, DestAttrs],
+) -> tuple[dict[DestKey, DestAttrs], Standing]:
+    dests: dict[DestKey, DestAttrs] = {}
+    statuses: list[Standing] = []
+    for real in virtual.reals:
+        key = real_key(virtual, real)
+        status = effective_status(virtual, real_id(virtual, real), health, maintenance)
+        attrs, standing = _real_entry(virtual, real, status, current.get(key),
+                                      readdquiescent)
+        statuses.append(standing)
+        if attrs is not None:
+            held = dests.get(key)
+            if held is None or (held.weight == 0 and attrs.weight > 0):
+                dests[key] = attrs
+    if Standing.SOME_UP in statuses:
+        standing = Standing.SOME_UP
+    elif Standing.PENDING in statuses:
+        standing = Standing.PENDING
+    else:
+        standing = Standing.NONE_UP
+    fallback = virtual.fallback
+    if fallback is not None and virtual.checktype is not CheckType.OFF:
+        fkey = fallback_key(virtual, fallback)
+        if standing is Standing.NONE_UP or (standing is Standing.PENDING and fkey in current):
+            dests[fkey] = fallback_attrs(fallback)
+    return dests, standing
+
+
+def _real_entry(
+    virtual: VirtualService,
+    real: RealServer,
+    status: Status,
+    current: DestAttrs | None,
+    readdquiescent: bool,
+) -> tuple[DestAttrs | None, Standing]:
+    """One row of the second table above."""
+    match status:
+        case Status.UP:
+            return dest_attrs(real), Standing.SOME_UP
+        case Status.DOWN:
+            if not virtual.quiescent:
+                return None, Standing.NONE_UP
+            method = Method.from_forwarding(real.forwarding)
+            if current is not None:
+                if current.weight == 0 and current.method in (method, Method.LOCAL):
+                    return current, Standing.NONE_UP
+                return DestAttrs(method, weight=0), Standing.NONE_UP
+            if readdquiescent:
+                return DestAttrs(method, weight=0), Standing.NONE_UP
+            return None, Standing.NONE_UP
+        case Status.UNKNOWN:
+            if current is None:
+                return None, Standing.PENDING
+            if current.weight > 0:
+                return dest_attrs(real), Standing.SOME_UP
+            return current, Standing.PENDING
+        case _:
+            assert_never(status)

@@ -16,12 +16,39 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
+from typing import assert_never
 
-from ldirectord.config.model import Config
-from ldirectord.engine.events import Event, FallbackAction, Tag
-from ldirectord.engine.health import Health
+from ldirectord.config.model import CheckType, Config, VirtualService
+from ldirectord.engine.diff import diff
+from ldirectord.engine.events import (
+    DestChange,
+    DestEvent,
+    Event,
+    FallbackAction,
+    FallbackCommand,
+    Role,
+    ServiceChange,
+    ServiceEvent,
+    SoftFailure,
+    SoftFailureReset,
+    Tag,
+)
+from ldirectord.engine.health import Health, HealthEventKind, observe
 from ldirectord.engine.identity import Check, RealId
-from ldirectord.ipvs.model import Op, ServiceKey, Table
+from ldirectord.engine.keys import fallback_key, real_key, service_key
+from ldirectord.engine.planner import Standing, desired_state
+from ldirectord.ipvs.model import (
+    AddDest,
+    AddService,
+    DelDest,
+    DelService,
+    DestKey,
+    EditDest,
+    EditService,
+    Op,
+    ServiceKey,
+    Table,
+)
 
 __all__ = ["Plan", "managed_keys", "observe_check", "reconcile", "shutdown"]
 
@@ -43,7 +70,7 @@ class Plan:
 def managed_keys(config: Config) -> frozenset[ServiceKey]:
     """The services a config manages: pass the old config's to `reconcile` after a reload
     so that virtuals the new file dropped are purged."""
-    raise NotImplementedError
+    return frozenset(service_key(v) for v in config.virtuals)
 
 
 def observe_check(
@@ -52,7 +79,29 @@ def observe_check(
     """`health.observe` for one identity, with its soft failure log lines rendered for
     every virtual the identity feeds. Table changes come from the next `reconcile`.
     """
-    raise NotImplementedError
+    new, happened = observe(health, ok, check.policy, maintenance=maintenance)
+    events: list[Event] = []
+    for event in happened:
+        for virtual, server in _feeds(check):
+            match event.kind:
+                case HealthEventKind.SOFT_FAILURE:
+                    events.append(SoftFailure(virtual, server, event.failures,
+                                              event.failurecount))
+                case HealthEventKind.RESET_SOFT_FAILURES:
+                    events.append(SoftFailureReset(virtual, server))
+                case HealthEventKind.WENT_UP | HealthEventKind.WENT_DOWN:
+                    pass  # the table change that follows is the log line
+                case _:
+                    assert_never(event.kind)
+    return new, tuple(events)
+
+
+def _feeds(check: Check) -> list[tuple[VirtualService, str]]:
+    """Each virtual the identity feeds, once, with the real as log lines name it."""
+    seen: dict[str, tuple[VirtualService, str]] = {}
+    for virtual, real in check.members:
+        seen.setdefault(virtual.vid, (virtual, _server(real.host, real.port)))
+    return list(seen.values())
 
 
 def reconcile(
@@ -71,7 +120,88 @@ def reconcile(
     always managed); `commands` the previous Plan's `commands` ({} at start). `tag` is the
     word for purged entries (start at start-up and reload, as the original).
     """
-    raise NotImplementedError
+    desired, standings = desired_state(config, health, maintenance, actual)
+    ops = diff(desired, actual, managed)
+    owners = {service_key(v): (v, _owners(v)) for v in config.virtuals}
+    events: list[Event] = [_event(op, owners, tag) for op in ops]
+    last = dict(commands or {})
+    new_commands: dict[ServiceKey, FallbackAction] = {}
+    for virtual in config.virtuals:
+        key = service_key(virtual)
+        if key in last:
+            new_commands[key] = last[key]
+        if virtual.fallbackcommand is None or virtual.checktype is CheckType.OFF:
+            continue
+        action = _command_action(standings[key])
+        if action is not None and new_commands.get(key) is not action:
+            new_commands[key] = action
+            events.append(FallbackCommand(virtual, virtual.fallbackcommand, action))
+    return Plan(tuple(ops), tuple(events), new_commands)
+
+
+def _command_action(standing: Standing) -> FallbackAction | None:
+    match standing:
+        case Standing.SOME_UP:
+            return FallbackAction.STOP
+        case Standing.NONE_UP:
+            return FallbackAction.START
+        case Standing.PENDING:
+            return None
+        case _:
+            assert_never(standing)
+
+
+_Owners = dict[DestKey, tuple[Role, str]]
+
+
+def _owners(virtual: VirtualService) -> _Owners:
+    """Who each configured kernel key of a virtual belongs to; a real wins over the
+    fallback, the first real over later ones."""
+    owners: _Owners = {}
+    if virtual.fallback is not None:
+        fb = virtual.fallback
+        owners[fallback_key(virtual, fb)] = (Role.FALLBACK, _server(fb.host, fb.port))
+    for real in reversed(virtual.reals):
+        owners[real_key(virtual, real)] = (Role.REAL, _server(real.host, real.port))
+    return owners
+
+
+def _event(op: Op, owners: Mapping[ServiceKey, tuple[VirtualService, _Owners]],
+           tag: Tag) -> Event:
+    match op:
+        case AddService(key, _):
+            return ServiceEvent(ServiceChange.ADDED, key, op, tag)
+        case EditService(key, _):
+            return ServiceEvent(ServiceChange.CHANGED, key, op, tag)
+        case DelService(key):
+            return ServiceEvent(ServiceChange.PURGED, key, op, tag)
+        case AddDest(key, dest, attrs):
+            virtual, by_key = owners[key]
+            role, server = by_key[dest]
+            change = (DestChange.READDED if role is Role.REAL and attrs.weight == 0
+                      else DestChange.ADDED)
+            return DestEvent(change, role, virtual, key, dest, server, attrs.weight, op, tag)
+        case EditDest(key, dest, attrs):
+            virtual, by_key = owners[key]
+            role, server = by_key[dest]
+            change = (DestChange.QUIESCED if role is Role.REAL and attrs.weight == 0
+                      else DestChange.RESTORED)
+            return DestEvent(change, role, virtual, key, dest, server, attrs.weight, op, tag)
+        case DelDest(key, dest):
+            virtual, by_key = owners[key]
+            owner = by_key.get(dest)
+            if owner is None:
+                return DestEvent(DestChange.PURGED, Role.REAL, virtual, key, dest, str(dest),
+                                 0, op, tag)
+            role, server = owner
+            return DestEvent(DestChange.DELETED, role, virtual, key, dest, server, 0, op, tag)
+        case _:
+            assert_never(op)
+
+
+def _server(host: str, port: int) -> str:
+    """`<RIP>:<port>` as the original's log lines write a configured server."""
+    return str(DestKey(host, port))
 
 
 def shutdown(config: Config, actual: Table) -> Plan:
@@ -80,4 +210,25 @@ def shutdown(config: Config, actual: Table) -> Plan:
     then the virtual with `Purged virtual server (stop)`. cleanstop=no virtuals are left
     exactly as they are; no fallbackcommand runs.
     """
-    raise NotImplementedError
+    ops: list[Op] = []
+    events: list[Event] = []
+    for virtual in config.virtuals:
+        key = service_key(virtual)
+        entry = actual.get(key)
+        if not virtual.cleanstop or entry is None:
+            continue
+        seen: set[DestKey] = set()
+        for real in virtual.reals:
+            dest = real_key(virtual, real)
+            attrs = entry.dests.get(dest)
+            if dest in seen or attrs is None or attrs.weight == 0:
+                continue
+            seen.add(dest)
+            op: Op = DelDest(key, dest)
+            ops.append(op)
+            events.append(DestEvent(DestChange.PURGED, Role.REAL, virtual, key, dest,
+                                    _server(real.host, real.port), 0, op, Tag.STOP))
+        op = DelService(key)
+        ops.append(op)
+        events.append(ServiceEvent(ServiceChange.PURGED, key, op, Tag.STOP))
+    return Plan(tuple(ops), tuple(events), {})
