@@ -1,0 +1,223 @@
+"""The http, https and http_proxy checks: one GET or HEAD on aiohttp's client, judged like LWP.
+
+Behaviour (SPEC Part B §3.3 first bullet, §3.5, Part A §6):
+
+- URL `<scheme>://<netloc>/<request without its leading />`; a request that is already an
+  absolute URL of the same scheme (a per-real request) is used as it is.
+- Host header: `virtualhost` if set, else the URL's host without a port (IPv6 bracketed).
+  https sends SNI only when `virtualhost` is set and never verifies certificates (tls.py).
+- http_proxy: the real server is the proxy, `request` must be an absolute URL fetched
+  through it; the Host header is the URL's (as the original).
+- Redirects are followed, up to 7 (LWP's default); the final response is judged: up iff the
+  status is 2xx and `receive` (if any) matches the body. A HEAD response has no body, so a
+  HEAD check with a `receive` is never up.
+- The whole exchange is bounded by `negotiatetimeout`.
+- Body bound: at most MAX_BODY bytes are read. A longer body is not an error (a large page
+  is a working page): the check judges what it read and closes the connection, so a
+  `receive` must match within the first MAX_BODY bytes.
+
+Client settings, chosen against aiohttp's defaults: one session and connector per check,
+`Connection: close` (every check proves the server still accepts connections, and no idle
+connections pile up on real servers), no connection limit, no cookies, no proxy from the
+environment (`trust_env=False`), no decompression (`receive` matches the raw body, as the
+original's `$res->content`), aiohttp's own timeouts off (one `asyncio.timeout` bounds all).
+Creating the session per check costs about as much CPU as sharing one (bench/checks.py) and
+leaves nothing to close at shutdown or to leak across event loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import aiohttp
+from yarl import URL
+
+from checkers.base import CheckSpec, Result, Target
+from checkers.http_errors import describe
+from checkers.tls import TlsClient, default_client
+from ldirectord import __version__
+from ldirectord.config.model import HttpMethod, Service
+
+USER_AGENT = f"ldirectord/{__version__} (health check)"
+#: Most body bytes a check reads; `receive` is matched against at most this much.
+MAX_BODY = 1024 * 1024
+#: Redirects followed before giving up, as LWP::UserAgent's max_redirect.
+MAX_REDIRECTS = 7
+
+_NO_TIMEOUTS = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None,
+                                     sock_connect=None)
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What one check will request: the URL, the Host header, SNI and the proxy."""
+
+    url: URL
+    host_header: str | None  # None: aiohttp derives it from the URL
+    sni: str | None
+    proxy: URL | None
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def plan_request(target: Target, spec: CheckSpec) -> _Plan | str:
+    """The request for `spec` against `target`, or a detail saying why there is none."""
+    request = spec.request
+    if spec.service is Service.HTTP_PROXY:
+        if not request.lower().startswith(("http://", "https://")):
+            return "http_proxy needs an absolute http:// or https:// request URL"
+        url = URL(request)
+        return _Plan(url, None, None, URL(f"http://{target.netloc}"))
+    scheme = "https" if spec.service is Service.HTTPS else "http"
+    if request.lower().startswith(f"{scheme}://"):
+        url = URL(request)
+    else:
+        path = request[1:] if request.startswith("/") else request
+        url = URL(f"{scheme}://{target.netloc}/{path}")
+    host_header = spec.virtualhost or _bracket(url.raw_host or target.host)
+    sni = spec.virtualhost if scheme == "https" else None
+    return _Plan(url, host_header, sni, None)
+
+
+async def _read_bounded(resp: aiohttp.ClientResponse) -> tuple[bytes, bool]:
+    """Up to MAX_BODY bytes of the body, and whether the body went on beyond them."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < MAX_BODY:
+        chunk = await resp.content.read(min(_CHUNK, MAX_BODY - size))
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), not resp.content.at_eof()
+
+
+def _judge(resp: aiohttp.ClientResponse, body: bytes, truncated: bool, spec: CheckSpec
+           ) -> tuple[bool, str]:
+    status = f"{resp.status} {resp.reason or ''}".rstrip()
+    if not 200 <= resp.status < 300:
+        return False, f"HTTP {status}"
+    if spec.receive is None:
+        return True, status
+    if spec.httpmethod is HttpMethod.HEAD:
+        return False, f"HTTP {status}: a HEAD response has no body to match receive"
+    if spec.receive.search(body) is None:
+        where = f" in the first {MAX_BODY // 1024} KiB" if truncated else ""
+        return False, f"receive did not match{where} (HTTP {status})"
+    return True, status
+
+
+async def _trace_start(_s: aiohttp.ClientSession, ctx: SimpleNamespace,
+                       _p: aiohttp.TraceConnectionCreateStartParams) -> None:
+    await ctx.trace_request_ctx.acquire()
+
+
+async def _trace_end(_s: aiohttp.ClientSession, ctx: SimpleNamespace,
+                     _p: aiohttp.TraceConnectionCreateEndParams) -> None:
+    ctx.trace_request_ctx.release()
+
+
+class _Slot:
+    """Holds a handshake slot from connection start to connection made (or to the end)."""
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self._slots = slots
+        self._held = False
+
+    async def acquire(self) -> None:
+        await self._slots.acquire()
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._slots.release()
+
+
+def _handshake_trace() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_create_start.append(_trace_start)
+    trace.on_connection_create_end.append(_trace_end)
+    trace.freeze()
+    return trace
+
+
+_HANDSHAKE_TRACE = _handshake_trace()
+
+
+async def _exchange(plan: _Plan, spec: CheckSpec, tls: TlsClient, slot: _Slot | None
+                    ) -> tuple[bool, str]:
+    headers = {"User-Agent": USER_AGENT, "Connection": "close"}
+    if plan.host_header is not None:
+        headers["Host"] = plan.host_header
+    connector = aiohttp.TCPConnector(limit=0, force_close=True, ssl=tls.context,
+                                     enable_cleanup_closed=False)
+    async with aiohttp.ClientSession(
+        connector=connector,
+        timeout=_NO_TIMEOUTS,
+        trust_env=False,
+        auto_decompress=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        skip_auto_headers=("Accept-Encoding",),
+        trace_configs=[_HANDSHAKE_TRACE] if slot is not None else None,
+    ) as session, session.request(
+        spec.httpmethod.value,
+        plan.url,
+        headers=headers,
+        proxy=plan.proxy,
+        server_hostname=plan.sni,
+        max_redirects=MAX_REDIRECTS + 1,  # aiohttp counts the response that exceeds
+        trace_request_ctx=slot,
+    ) as resp:
+        body, truncated = await _read_bounded(resp)
+        return _judge(resp, body, truncated, spec)
+
+
+async def _check(target: Target, spec: CheckSpec, tls: TlsClient | None) -> Result:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    plan = plan_request(target, spec)
+    if isinstance(plan, str):
+        return Result(False, plan, loop.time() - started)
+    client = tls or default_client()
+    uses_tls = plan.url.scheme == "https"
+    slot = _Slot(client.handshake_slots) if uses_tls else None
+    timeout = spec.negotiatetimeout
+    try:
+        async with asyncio.timeout(timeout):
+            if uses_tls:
+                host = plan.url.raw_host or target.host
+                with client.resuming(host, plan.url.port or 443, plan.sni):
+                    ok, detail = await _exchange(plan, spec, client, slot)
+            else:
+                ok, detail = await _exchange(plan, spec, client, slot)
+    except TimeoutError:
+        ok, detail = False, f"timeout after {float(timeout)}s"
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        ok, detail = False, describe(exc)
+    finally:
+        if slot is not None:
+            slot.release()
+    return Result(ok, detail, loop.time() - started)
+
+
+async def check_http(target: Target, spec: CheckSpec) -> Result:
+    """service=http: GET/HEAD http://<real>/<request>; up on 2xx with `receive` matched."""
+    return await _check(target, spec, None)
+
+
+async def check_https(target: Target, spec: CheckSpec, *, tls: TlsClient | None = None
+                      ) -> Result:
+    """service=https: as http over TLS (no verification; SNI only with virtualhost)."""
+    return await _check(target, spec, tls)
+
+
+async def check_http_proxy(target: Target, spec: CheckSpec, *, tls: TlsClient | None = None
+                           ) -> Result:
+    """service=http_proxy: fetch the absolute `request` URL through the real as a proxy."""
+    return await _check(target, spec, tls)

@@ -1,0 +1,240 @@
+"""http and http_proxy checks against Debian's nginx, and the failure matrix of all three
+HTTP services (http, https, http_proxy) against scripted misbehaving peers."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from checkers.base import CheckSpec, Result, Target
+from checkers.http import MAX_REDIRECTS, USER_AGENT, check_http, check_http_proxy, check_https
+from ldirectord.config.model import HttpMethod, Service
+from tests.protocols import faults
+from tests.protocols.faults import (
+    BLACKHOLE,
+    Recv,
+    Reset,
+    Send,
+    Stall,
+    Step,
+    garbage,
+    no_leaks,
+    oversized,
+    refused_target,
+    scripted_server,
+)
+from tests.protocols.servers_http import BIG_HEAD, BIG_TAIL, VIRTUALHOST, Nginx, run_nginx
+
+TIMEOUT = 1.0
+HOSTS = ("127.0.0.1", "::1")
+CHECKERS = {Service.HTTP: check_http, Service.HTTPS: check_https,
+            Service.HTTP_PROXY: check_http_proxy}
+
+
+@pytest.fixture(scope="module")
+def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
+    with run_nginx(Path(tmp_path_factory.mktemp("nginx"))) as server:
+        yield server
+
+
+def spec(service: Service = Service.HTTP, request: str = "/", receive: bytes | None = None,
+         httpmethod: HttpMethod = HttpMethod.GET, virtualhost: str | None = None) -> CheckSpec:
+    pattern = re.compile(receive) if receive is not None else None
+    return CheckSpec(service, request=request, receive=pattern, httpmethod=httpmethod,
+                     virtualhost=virtualhost, negotiatetimeout=TIMEOUT, checktimeout=TIMEOUT)
+
+
+async def _timed(service: Service, target: Target, s: CheckSpec) -> tuple[Result, float]:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    result = await CHECKERS[service](target, s)
+    return result, loop.time() - started
+
+
+async def run(service: Service, target: Target, s: CheckSpec) -> Result:
+    """One check, asserting the time bound and that it leaves no socket or task behind."""
+    async with no_leaks():
+        result, wall = await _timed(service, target, s)
+    assert result.elapsed <= s.negotiatetimeout + 0.5, result
+    assert wall <= s.negotiatetimeout + 0.5, (wall, result)
+    return result
+
+
+def bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+# --- http against nginx -----------------------------------------------------------------
+
+# (request, method, receive, virtualhost, expected ok, expected detail fragment)
+NGINX_ROWS = [
+    ("/ok.html", HttpMethod.GET, rb"ldirectord-test-OK", None, True, "200 OK"),
+    ("ok.html", HttpMethod.GET, rb"ldirectord-test-OK", None, True, "200 OK"),
+    ("/ok.html", HttpMethod.GET, None, None, True, "200 OK"),
+    ("/ok.html", HttpMethod.GET, rb"no such text", None, False, "receive did not match"),
+    ("/wrong.html", HttpMethod.GET, rb"ldirectord-test-OK", None, False, "receive did not match"),
+    ("/down", HttpMethod.GET, None, None, False, "HTTP 503 "),
+    ("/missing.html", HttpMethod.GET, None, None, False, "HTTP 404 Not Found"),
+    ("/ok.html", HttpMethod.HEAD, None, None, True, "200 OK"),
+    ("/down", HttpMethod.HEAD, None, None, False, "HTTP 503"),
+    ("/ok.html", HttpMethod.HEAD, rb"ldirectord-test-OK", None, False, "no body"),
+    (f"/chain/{MAX_REDIRECTS}", HttpMethod.GET, rb"^end of chain$", None, True, "200 OK"),
+    (f"/chain/{MAX_REDIRECTS + 1}", HttpMethod.GET, None, None, False, "too many redirects"),
+    ("/chain/2", HttpMethod.GET, rb"end", VIRTUALHOST, True, "200 OK"),
+    ("/big.bin", HttpMethod.GET, BIG_HEAD, None, True, "200 OK"),
+    ("/big.bin", HttpMethod.GET, BIG_TAIL, None, False, "receive did not match in the first"),
+    ("/echo", HttpMethod.GET, re.escape(b"ua=" + USER_AGENT.encode() + b" conn=close "),
+     None, True, "200 OK"),
+    ("/echo", HttpMethod.GET, b"host=" + VIRTUALHOST.encode() + b" ", VIRTUALHOST, True, "200"),
+]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize(("request_", "method", "receive", "vhost", "ok", "detail"), NGINX_ROWS)
+async def test_http_nginx(nginx: Nginx, host: str, request_: str, method: HttpMethod,
+                          receive: bytes | None, vhost: str | None, ok: bool, detail: str) -> None:
+    s = spec(request=request_, receive=receive, httpmethod=method, virtualhost=vhost)
+    result = await run(Service.HTTP, nginx.target("http", host), s)
+    assert (result.ok, detail in result.detail) == (ok, True), result
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+async def test_http_host_header_is_the_real_address(nginx: Nginx, host: str) -> None:
+    # No virtualhost: the real's address, without the port, IPv6 in brackets.
+    expect = re.escape(f"host={bracket(host)} ".encode())
+    result = await run(Service.HTTP, nginx.target("http", host), spec(request="/echo",
+                                                                       receive=expect))
+    assert result.ok, result
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+async def test_http_absolute_request_is_used_verbatim(nginx: Nginx, host: str) -> None:
+    # A per-real request naming a full URL sends the probe there, not to the target.
+    url = f"http://{bracket(host)}:{nginx.http[host]}/ok.html"
+    result = await run(Service.HTTP, refused_target(host), spec(request=url,
+                                                                receive=rb"test-OK"))
+    assert result.ok, result
+
+
+# --- http_proxy against nginx as a forward proxy -----------------------------------------
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("proxy_host", HOSTS)
+@pytest.mark.parametrize("origin_host", HOSTS)
+async def test_http_proxy_fetches_through_the_real(nginx: Nginx, proxy_host: str,
+                                                   origin_host: str) -> None:
+    url = f"http://{bracket(origin_host)}:{nginx.http[origin_host]}/echo"
+    s = spec(Service.HTTP_PROXY, request=url, receive=rb" via=yes ")
+    result = await run(Service.HTTP_PROXY, nginx.target("proxy", proxy_host), s)
+    assert (result.ok, result.detail) == (True, "200 OK"), result
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("proxy_host", HOSTS)
+async def test_http_proxy_reports_the_proxys_error(nginx: Nginx, proxy_host: str) -> None:
+    origin = refused_target()
+    s = spec(Service.HTTP_PROXY, request=f"http://{origin.netloc}/")
+    result = await run(Service.HTTP_PROXY, nginx.target("proxy", proxy_host), s)
+    assert (result.ok, result.detail) == (False, "HTTP 502 Bad Gateway"), result
+
+
+@pytest.mark.asyncio
+async def test_http_proxy_needs_an_absolute_url(nginx: Nginx) -> None:
+    s = spec(Service.HTTP_PROXY, request="/echo")
+    result = await run(Service.HTTP_PROXY, nginx.target("proxy", "127.0.0.1"), s)
+    assert not result.ok and "absolute" in result.detail, result
+
+
+# --- the failure matrix: refused, black-holed, stalled, reset, garbage, oversized ---------
+
+REPLY_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+# (name, steps, services, receive, expected ok, expected detail fragment)
+MATRIX: list[tuple[str, Sequence[Step], tuple[Service, ...], bytes | None, bool, str]] = [
+    ("blackholed", BLACKHOLE, tuple(CHECKERS), None, False, f"timeout after {TIMEOUT}s"),
+    ("stalled in headers", [Recv(), Send(REPLY_HEAD), Stall()],
+     (Service.HTTP, Service.HTTP_PROXY), None, False, f"timeout after {TIMEOUT}s"),
+    ("stalled in body", [Recv(), Send(REPLY_HEAD + b"Content-Length: 100\r\n\r\npart"), Stall()],
+     (Service.HTTP, Service.HTTP_PROXY), None, False, f"timeout after {TIMEOUT}s"),
+    ("reset in headers", [Recv(), Send(REPLY_HEAD), Reset()],
+     (Service.HTTP, Service.HTTP_PROXY), None, False, "connection reset"),
+    ("reset in body", [Recv(), Send(REPLY_HEAD + b"Content-Length: 100\r\n\r\npart"), Reset()],
+     (Service.HTTP, Service.HTTP_PROXY), None, False, "body incomplete"),
+    ("closed before reply", [Recv(), faults.Close()],
+     (Service.HTTP, Service.HTTP_PROXY), None, False, "server closed the connection"),
+    ("garbage", [Recv(), garbage()], (Service.HTTP, Service.HTTP_PROXY), None, False,
+     "bad HTTP response"),
+    ("oversized header", [Recv(), oversized(REPLY_HEAD + b"X-Big: ")],
+     (Service.HTTP, Service.HTTP_PROXY), None, False, "bad HTTP response"),
+    # Over the body bound: judged on the first MAX_BODY bytes (see checkers/http.py).
+    ("oversized body, no receive", [Recv(), oversized(REPLY_HEAD + b"\r\n")],
+     (Service.HTTP, Service.HTTP_PROXY), None, True, "200 OK"),
+    ("oversized body, receive beyond the bound", [Recv(), oversized(REPLY_HEAD + b"\r\n")],
+     (Service.HTTP, Service.HTTP_PROXY), b"never", False, "receive did not match in the first"),
+    ("stalled TLS handshake", [Recv(), Stall()], (Service.HTTPS,), None, False,
+     f"timeout after {TIMEOUT}s"),
+    ("reset in TLS handshake", [Recv(), Reset()], (Service.HTTPS,), None, False,
+     "connection reset"),
+    ("garbage for a ClientHello", [Recv(), garbage()], (Service.HTTPS,), None, False,
+     "TLS handshake failed"),
+    ("plain HTTP for a ClientHello", [Recv(), Send(REPLY_HEAD + b"\r\n"), faults.Close()],
+     (Service.HTTPS,), None, False, "TLS handshake failed"),
+]
+MATRIX_CASES = [
+    pytest.param(service, steps, receive, ok, detail, id=f"{service}-{name}")
+    for name, steps, services, receive, ok, detail in MATRIX for service in services
+]
+
+
+def matrix_spec(service: Service, receive: bytes | None) -> CheckSpec:
+    # For http_proxy the scripted peer is the proxy; the origin is never contacted.
+    request = "http://192.0.2.1/health" if service is Service.HTTP_PROXY else "/health"
+    return spec(service, request=request, receive=receive)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize(("service", "steps", "receive", "ok", "detail"), MATRIX_CASES)
+async def test_failure_matrix(service: Service, steps: Sequence[Step], receive: bytes | None,
+                              ok: bool, detail: str, host: str) -> None:
+    s = matrix_spec(service, receive)
+    async with no_leaks():
+        async with scripted_server(steps, host) as target:
+            result, wall = await _timed(service, target, s)
+    assert result.elapsed <= TIMEOUT + 0.5, result
+    assert wall <= TIMEOUT + 0.5, (wall, result)
+    assert result.ok is ok, result
+    assert detail in result.detail, result
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("service", list(CHECKERS))
+async def test_refused(service: Service, host: str) -> None:
+    result = await run(service, refused_target(host), matrix_spec(service, None))
+    assert not result.ok
+    assert result.detail.endswith("connection refused"), result
+    if service is Service.HTTP_PROXY:
+        assert result.detail == "proxy: connection refused"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("service", list(CHECKERS))
+async def test_cancelled_check_leaves_nothing_behind(service: Service) -> None:
+    async with no_leaks(), scripted_server([Recv(), Stall()]) as target:
+        before = faults._open_sockets()
+        task = asyncio.create_task(CHECKERS[service](target, matrix_spec(service, None)))
+        # Cancel once the check is connected (its socket and the peer's) and waiting.
+        deadline = asyncio.get_running_loop().time() + 5
+        while len(faults._open_sockets() - before) < 2:
+            assert asyncio.get_running_loop().time() < deadline, "check never connected"
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
