@@ -21,6 +21,7 @@ from checkers.nntp import check_nntp
 from checkers.pop import check_pop, check_pops
 from checkers.smtp import check_smtp, check_submission
 from checkers.ldap import check_ldap, check_ldaps
+from checkers.http import check_http, check_http_proxy, check_https
 # <imports>
 
 REGISTRY: Final[Mapping[Service, Checker]] = {
@@ -34,6 +35,9 @@ REGISTRY: Final[Mapping[Service, Checker]] = {
     Service.SUBMISSION: check_submission,
     Service.LDAP: check_ldap,
     Service.LDAPS: check_ldaps,
+    Service.HTTP: check_http,
+    Service.HTTPS: check_https,
+    Service.HTTP_PROXY: check_http_proxy,
     # <entries>
 }
 
