@@ -1,0 +1,271 @@
+"""The ipvsadm backend: runs the `ipvsadm` command (no shell) and parses what it prints.
+
+`ipvsadm_args(op)` renders an operation as the original ldirectord's exact command line
+(SPEC Part B §5.1); the daemon prints it in dry-run and debug mode, and this backend runs
+exactly that. The table is read from `ipvsadm -Ln` (services, forwarding, weights,
+counters) and `ipvsadm -Ln --thresholds` (thresholds). `Local` forwarding is understood.
+
+ipvsadm itself, not the kernel, moves a gate or ipip real of a TCP/UDP service to the
+service's port, and a real given without a port (we always give one) to the same port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, assert_never
+
+from ldirectord.config.model import Protocol
+from ldirectord.errors import (
+    AlreadyExists,
+    InvalidArgument,
+    IPVSError,
+    IPVSUnavailable,
+    NotFound,
+    PermissionDenied,
+)
+from ldirectord.ipvs.model import (
+    AddDest,
+    AddService,
+    DelDest,
+    DelService,
+    DestAttrs,
+    DestKey,
+    EditDest,
+    EditService,
+    Method,
+    Op,
+    ServiceAttrs,
+    ServiceEntry,
+    ServiceKey,
+    Table,
+)
+from ldirectord.ipvs.rules import check_dest, check_service, sched_flag_order
+
+if TYPE_CHECKING:
+    from ldirectord.ipvs.backend import Backend
+
+IPVSADM = "ipvsadm"
+_FWD_FLAG = {Method.ROUTE: "-g", Method.MASQ: "-m", Method.TUNNEL: "-i"}
+_FWD_WORD = {m.label: m for m in Method}
+
+
+def service_args(key: ServiceKey) -> list[str]:
+    """`-t VIP:port`, `-u VIP:port`, `-f mark` or `-f mark -6`."""
+    if key.fwmark is not None:
+        return ["-f", str(key.fwmark), *(["-6"] if key.ipv6 else [])]
+    flag = "-u" if key.protocol is Protocol.UDP else "-t"
+    host = f"[{key.address}]" if key.ipv6 else key.address
+    return [flag, f"{host}:{key.port}"]
+
+
+def _service_attr_args(attrs: ServiceAttrs) -> list[str]:
+    args = ["-o"] if attrs.ops else []
+    args += ["-s", attrs.scheduler]
+    if attrs.persistent is not None:
+        args += ["-p", str(attrs.persistent)]
+        if attrs.netmask is not None:
+            args += ["-M", attrs.netmask]
+    if attrs.schedflags:
+        # A set has no order: use the order ipvsadm itself prints them in.
+        order = sched_flag_order(attrs.scheduler)
+        names = [n for n in order if n in attrs.schedflags]
+        names += sorted(attrs.schedflags - set(order))
+        args += ["-b", ",".join(names)]
+    return args
+
+
+def _dest_args(op: AddDest | EditDest) -> list[str]:
+    fwd = _FWD_FLAG.get(op.attrs.method)
+    if fwd is None:
+        raise InvalidArgument(f"ipvsadm cannot set {op.attrs.method.label} forwarding", op)
+    a = op.attrs
+    # The original's quiesce and re-add-quiescent commands carry no thresholds; ipvsadm
+    # then sets both to 0, which is exactly what the operation asks for.
+    thresholds = ([] if a.weight == 0 and a.upper_threshold == a.lower_threshold == 0
+                  else ["-x", str(a.upper_threshold), "-y", str(a.lower_threshold)])
+    return [*service_args(op.service), *thresholds, "-r", str(op.dest), fwd, "-w",
+            str(a.weight)]
+
+
+def ipvsadm_args(op: Op) -> list[str]:
+    """The ipvsadm arguments (without the program name) that perform `op`, in §5.1's order."""
+    match op:
+        case AddService(key, attrs):
+            return ["-A", *service_args(key), *_service_attr_args(attrs)]
+        case EditService(key, attrs):
+            return ["-E", *service_args(key), *_service_attr_args(attrs)]
+        case DelService(key):
+            return ["-D", *service_args(key)]
+        case AddDest():
+            return ["-a", *_dest_args(op)]
+        case EditDest():
+            return ["-e", *_dest_args(op)]
+        case DelDest(key, dest):
+            return ["-d", *service_args(key), "-r", str(dest)]
+        case _:
+            assert_never(op)
+
+
+def ipvsadm_command(op: Op) -> str:
+    """The command line as the original logs it (`ipvsadm -a -t ...`)."""
+    return " ".join([IPVSADM, *ipvsadm_args(op)])
+
+
+# ---- errors -----------------------------------------------------------------------------
+
+_ERRORS: tuple[tuple[str, type[IPVSError]], ...] = (
+    ("already exists", AlreadyExists),
+    ("No such service", NotFound),
+    ("No such destination", NotFound),
+    ("Service not defined", NotFound),
+    ("not found", NotFound),
+    ("Permission denied", PermissionDenied),
+    ("not permitted", PermissionDenied),
+    ("Protocol not available", IPVSUnavailable),
+    ("Can't initialize ipvs", IPVSUnavailable),
+)
+
+
+def error_for(text: str, op: Op | None = None) -> IPVSError:
+    """The exception for ipvsadm's error message (EINVAL, ERANGE, usage: InvalidArgument)."""
+    message = text.strip() or "ipvsadm failed"
+    for needle, kind in _ERRORS:
+        if needle in message:
+            return kind(message, op)
+    return InvalidArgument(message, op)
+
+
+# ---- parsing ----------------------------------------------------------------------------
+
+_SERVICE_RE = re.compile(
+    r"^(?P<proto>TCP|UDP|FWM|SCTP)  (?P<where>\S+)(?P<v6> IPv6)? (?P<sched>\S+)"
+    r"(?: \((?P<flags>[^)]*)\))?(?: persistent (?P<timeout>\d+)(?: mask (?P<mask>\S+))?"
+    r"(?: pe \S+)?)?(?P<ops> ops)?\s*$")
+_DEST_RE = re.compile(r"^  -> (?P<addr>\S+)\s+(?P<a>\S+)\s+(?P<b>\d+)\s+(?P<c>\d+)\s+(?P<d>\d+)")
+
+
+def _addr_port(text: str) -> tuple[str, int, bool]:
+    host, _, port = text.rpartition(":")
+    if host.startswith("["):
+        return host[1:-1], int(port), True
+    return host, int(port), False
+
+
+def _service_key(match: re.Match[str]) -> ServiceKey:
+    if match["proto"] == "FWM":
+        return ServiceKey(Protocol.FWM, None, 0, fwmark=int(match["where"]),
+                          ipv6=bool(match["v6"]))
+    host, port, ipv6 = _addr_port(match["where"])
+    return ServiceKey(Protocol(match["proto"].lower()), host, port, ipv6=ipv6)
+
+
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    services: dict[ServiceKey, ServiceAttrs]
+    dests: dict[ServiceKey, dict[DestKey, tuple[str, int, int, int]]]
+
+
+def _parse_listing(text: str) -> _Listing:
+    services: dict[ServiceKey, ServiceAttrs] = {}
+    dests: dict[ServiceKey, dict[DestKey, tuple[str, int, int, int]]] = {}
+    current: ServiceKey | None = None
+    for line in text.splitlines():
+        if (m := _SERVICE_RE.match(line)) is not None:
+            current = _service_key(m)
+            flags = frozenset(f for f in (m["flags"] or "").split(",") if f)
+            services[current] = ServiceAttrs(
+                scheduler=m["sched"],
+                persistent=int(m["timeout"]) if m["timeout"] is not None else None,
+                netmask=m["mask"], ops=bool(m["ops"]), schedflags=flags)
+            dests[current] = {}
+        elif (d := _DEST_RE.match(line)) is not None and current is not None:
+            host, port, _ = _addr_port(d["addr"])
+            dests[current][DestKey(host, port)] = (d["a"], int(d["b"]), int(d["c"]),
+                                                   int(d["d"]))
+    return _Listing(services, dests)
+
+
+def parse_tables(listing: str, thresholds: str) -> dict[ServiceKey, ServiceEntry]:
+    """The table from `ipvsadm -Ln` and `ipvsadm -Ln --thresholds` output."""
+    main, limits = _parse_listing(listing), _parse_listing(thresholds)
+    table: dict[ServiceKey, ServiceEntry] = {}
+    for key, attrs in main.services.items():
+        entries: dict[DestKey, DestAttrs] = {}
+        for dkey, (fwd, weight, active, inactive) in main.dests[key].items():
+            upper, lower = 0, 0
+            if (limit := limits.dests.get(key, {}).get(dkey)) is not None:
+                upper, lower = int(limit[0]), limit[1]
+            entries[dkey] = DestAttrs(_FWD_WORD.get(fwd, Method.ROUTE), weight, upper, lower,
+                                      active_conns=active, inactive_conns=inactive)
+        table[key] = ServiceEntry(attrs, entries)
+    return table
+
+
+# ---- the backend ------------------------------------------------------------------------
+
+
+class IpvsadmBackend:
+    """The `Backend` that runs ipvsadm (when netlink is unusable)."""
+
+    name = "ipvsadm"
+
+    def __init__(self, program: str = IPVSADM) -> None:
+        self._program = program
+
+    @classmethod
+    async def open(cls) -> IpvsadmBackend:
+        """Find ipvsadm and check that it can list the table, else `IPVSUnavailable`."""
+        program = shutil.which(IPVSADM) or shutil.which(f"/sbin/{IPVSADM}")
+        if program is None:
+            raise IPVSUnavailable("ipvsadm is not installed")
+        backend = cls(program)
+        code, _, err = await backend._run(["-Ln"])
+        if code != 0:
+            raise IPVSUnavailable(f"ipvsadm cannot list the table: {err.strip()}")
+        return backend
+
+    async def _run(self, args: Sequence[str]) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            self._program, *args, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+    async def _listing(self, *extra: str) -> str:
+        code, out, err = await self._run(["-Ln", *extra])
+        if code != 0:
+            raise error_for(err or out)
+        return out
+
+    async def read(self) -> Table:
+        listing = await self._listing()
+        return parse_tables(listing, await self._listing("--thresholds"))
+
+    async def apply(self, ops: Sequence[Op]) -> None:
+        for op in ops:
+            match op:
+                case AddService(key, attrs) | EditService(key, attrs):
+                    check_service(key, attrs, op)
+                case AddDest(key, dest, attrs) | EditDest(key, dest, attrs):
+                    check_dest(key, dest, attrs, op)
+            code, out, err = await self._run(ipvsadm_args(op))
+            if code != 0:
+                raise error_for(err or out, op)
+
+    async def flush(self) -> None:
+        """Delete every service (`ipvsadm -C`)."""
+        code, out, err = await self._run(["-C"])
+        if code != 0:
+            raise error_for(err or out)
+
+    async def close(self) -> None:
+        return None
+
+
+if TYPE_CHECKING:
+    _check: type[Backend] = IpvsadmBackend
