@@ -53,17 +53,6 @@ class LoggingAlerts:
         pass
 
 
-def fallback_args(vs: VirtualService, action: str) -> tuple[str, str, str]:
-    """`start|stop <VIP>:<port> <proto>`; IPv6 bracketed; marks get an empty address (`:0`)."""
-    if vs.fwmark is not None:
-        where = ":0"
-    else:
-        assert vs.address is not None
-        host = f"[{vs.address}]" if vs.ipv6 else vs.address
-        where = f"{host}:{vs.port}"
-    return action, where, vs.protocol.value
-
-
 async def run_shell_command(command: str, args: tuple[str, ...]) -> int:
     """`/bin/sh -c '<command> "$@"' sh *args`; logs the original's failure line; returns status."""
     try:
@@ -124,16 +113,13 @@ class FallbackCommands:
     def __init__(self) -> None:
         self._serial = Serial()
 
-    def run(self, vs: VirtualService, action: str) -> None:
-        command = vs.fallbackcommand
-        if not command:
-            return
-        args = fallback_args(vs, action)
+    def run(self, key: Hashable, command: str, args: tuple[str, ...]) -> None:
+        """Queue `command args...` behind the earlier runs for the same virtual `key`."""
 
         async def job() -> None:
             await run_shell_command(command, args)
 
-        self._serial.submit(vs.vid, job)
+        self._serial.submit(key, job)
 
     async def drain(self) -> None:
         await self._serial.drain()

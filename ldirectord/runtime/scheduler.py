@@ -17,6 +17,7 @@ import asyncio
 import random
 import traceback
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from checkers.base import Result
@@ -24,6 +25,14 @@ from ldirectord.logsetup import log
 
 #: Default bound on checks in flight at once, over all loops.
 MAX_IN_FLIGHT = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One check's outcome as the loop hands it over; `maintenance` = forced down by a file."""
+
+    result: Result
+    maintenance: bool = False
 
 
 class Clock(Protocol):
@@ -44,22 +53,26 @@ class LoopClock:
         await asyncio.sleep(seconds)
 
 
-async def guarded(check: Callable[[], Awaitable[Result]], clock: Clock, what: str) -> Result:
+CheckCall = Callable[[], Awaitable[Result | Outcome]]
+
+
+async def guarded(check: CheckCall, clock: Clock, what: str) -> Outcome:
     """Run `check`; a raised exception is a failed result (traceback at debug level)."""
     started = clock.now()
     try:
-        return await check()
+        got = await check()
     except Exception as exc:
         log.debug("internal error checking %s:\n%s", what, traceback.format_exc().rstrip())
-        return Result(False, f"internal error: {exc.__class__.__name__}: {exc}",
-                      clock.now() - started)
+        return Outcome(Result(False, f"internal error: {exc.__class__.__name__}: {exc}",
+                              clock.now() - started))
+    return got if isinstance(got, Outcome) else Outcome(got)
 
 
 async def check_loop(
     what: str,
     interval: Callable[[], float],
-    check: Callable[[], Awaitable[Result]],
-    deliver: Callable[[Result], None],
+    check: CheckCall,
+    deliver: Callable[[Outcome], None],
     clock: Clock,
     slots: asyncio.Semaphore,
     first_delay: float,
@@ -69,8 +82,8 @@ async def check_loop(
     while True:
         started = clock.now()
         async with slots:
-            result = await guarded(check, clock, what)
-        deliver(result)
+            outcome = await guarded(check, clock, what)
+        deliver(outcome)
         await clock.sleep(max(0.0, started + interval() - clock.now()))
 
 

@@ -1,4 +1,4 @@
-"""Log line formats, the pid file's running/stale test, monitor lines, fallback arguments."""
+"""Log line formats, the pid file's running/stale test, monitor lines, shell commands."""
 
 from __future__ import annotations
 
@@ -13,12 +13,10 @@ from pathlib import Path
 import pytest
 
 from ldirectord import logsetup
-from ldirectord.config.model import Protocol, VirtualService
 from ldirectord.logsetup import LogDest, LogMode, configure, ctime, dest_for, log
 from ldirectord.runtime import pidfile
 from ldirectord.runtime.effects import (
     escape_monitor,
-    fallback_args,
     monitor_line,
     run_shell_command,
     squeeze_id,
@@ -112,21 +110,6 @@ def test_monitor_line_format() -> None:
         rf"\[{CTIME}\] \[{os.getpid()}\] negotiate http tcp 127\.0\.0\.1 18080 3 masq "
         r"/index\.html Test Page \[down\] 500 Can't connect%7cx%25%0d%0a\n", line)
     assert escape_monitor("") == "-"
-
-
-def _vs(**kw: object) -> VirtualService:
-    base: dict[str, object] = {"protocol": Protocol.TCP, "address": "10.0.0.1", "port": 80,
-                               "fwmark": None, "ipv6": False, "reals": ()}
-    base.update(kw)
-    return VirtualService(**base)  # type: ignore[arg-type]
-
-
-def test_fallback_args() -> None:
-    assert fallback_args(_vs(), "start") == ("start", "10.0.0.1:80", "tcp")
-    assert fallback_args(_vs(address="2001:db8::1", ipv6=True), "stop") == (
-        "stop", "[2001:db8::1]:80", "tcp")
-    assert fallback_args(_vs(protocol=Protocol.FWM, address=None, port=0, fwmark=7),
-                         "start") == ("start", ":0", "fwm")
 
 
 @pytest.mark.asyncio

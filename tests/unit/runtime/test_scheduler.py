@@ -9,7 +9,7 @@ import random
 import pytest
 
 from checkers.base import Result
-from ldirectord.runtime.scheduler import check_loop, jitter
+from ldirectord.runtime.scheduler import Outcome, check_loop, jitter
 from tests.unit.runtime.fakeclock import FakeClock
 
 
@@ -27,7 +27,7 @@ async def test_interval_is_between_starts_and_a_slow_check_delays_only_itself() 
     slots = asyncio.Semaphore(10)
     fast_starts: list[float] = []
     slow_starts: list[float] = []
-    results: list[tuple[str, Result]] = []
+    results: list[tuple[str, Outcome]] = []
 
     async def fast() -> Result:
         fast_starts.append(clock.now() - t0)
@@ -52,14 +52,14 @@ async def test_interval_is_between_starts_and_a_slow_check_delays_only_itself() 
     assert fast_starts == [2.0 + 5.0 * i for i in range(12)]
     # The slow check takes longer than its interval: the next starts as soon as it ends.
     assert slow_starts == [0.0, 30.0, 60.0]
-    assert [r.ok for name, r in results if name == "slow"] == [False, False]
+    assert [o.result.ok for name, o in results if name == "slow"] == [False, False]
 
 
 @pytest.mark.asyncio
 async def test_a_checker_bug_is_a_failed_check_and_the_loop_goes_on(
         caplog: pytest.LogCaptureFixture) -> None:
     clock = FakeClock()
-    got: list[Result] = []
+    got: list[Outcome] = []
     calls = 0
 
     async def buggy() -> Result:
@@ -75,8 +75,8 @@ async def test_a_checker_bug_is_a_failed_check_and_the_loop_goes_on(
     await clock.advance(1.5)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-    assert [r.ok for r in got] == [False, True]
-    assert got[0].detail == "internal error: KeyError: 'oops'"
+    assert [o.result.ok for o in got] == [False, True]
+    assert got[0].result.detail == "internal error: KeyError: 'oops'"
     assert any("Traceback" in rec.getMessage() and rec.levelno == logging.DEBUG
                for rec in caplog.records)
 

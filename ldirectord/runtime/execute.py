@@ -1,0 +1,61 @@
+"""`execute=` sub-instances: `<ldirectord> <name> start|stop|status|reload` (SPEC Part B §4.10).
+
+Each `<name>` is resolved by the child like any config argument. The command is run
+without a shell; the child's own output (status lines) passes through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from ldirectord.logsetup import log
+
+
+def self_command() -> list[str]:
+    """How to run this program again: our own executable when known, else `python -m`."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if "ldirectord" in os.path.basename(argv0) and os.access(argv0, os.X_OK):
+        return [os.path.abspath(argv0)]
+    return [sys.executable, "-m", "ldirectord.cli"]
+
+
+def run_children(names: Sequence[str], action: str) -> None:
+    """Run `action` on every sub-instance, in order, waiting for each (CLI use)."""
+    for name in names:
+        try:
+            subprocess.run([*self_command(), name, action], stdin=subprocess.DEVNULL,
+                           check=False, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.info("system(%s %s %s) failed: %s", self_command()[0], name, action, exc)
+
+
+async def run_child(name: str, action: str) -> int:
+    """Run `action` on one sub-instance from inside the daemon; returns its exit status."""
+    cmd = self_command()
+    try:
+        proc = await asyncio.create_subprocess_exec(*cmd, name, action,
+                                                    stdin=asyncio.subprocess.DEVNULL)
+        status = await proc.wait()
+    except OSError as exc:
+        log.info("system(%s %s %s) failed: %s", cmd[0], name, action, exc.strerror or exc)
+        return 127
+    if status != 0:
+        log.info("system(%s %s %s) failed: exit status %d", cmd[0], name, action, status)
+    return status
+
+
+async def reload_children(old: Sequence[str], new: Sequence[str]) -> None:
+    """Stop children that disappeared, reload (else start) those kept, start new ones."""
+    for name in old:
+        if name not in new:
+            await run_child(name, "stop")
+    for name in new:
+        if name in old:
+            if await run_child(name, "reload") != 0:
+                await run_child(name, "start")
+        else:
+            await run_child(name, "start")

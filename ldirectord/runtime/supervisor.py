@@ -1,0 +1,349 @@
+"""The supervisor: the task tree of a running daemon, its signals, reloads and stop.
+
+Theory of operation. One `asyncio.TaskGroup` holds the controller task, the config
+watcher, the alert ticker and one check loop per check identity (the engine's `RealId`:
+the same real in several virtuals is checked once per interval and the result applied to
+each). Loops put their outcomes on one queue; the controller is its only consumer and the
+only writer to the kernel. Reload and stop requests travel on the same queue, so they are
+ordered with results and never race a kernel write.
+
+- Start (Part A §2): reconcile against the current table, report ready, start the loops
+  (first checks spread over the interval), then the `execute=` sub-instances.
+- Reload (SIGHUP, the `reload` action, autoreload): parse the file first; a broken file
+  logs every error and changes nothing (Part A §4). Otherwise health carries over, the
+  table is reconciled, the log destination follows the new file, the loops restart.
+- Stop (TERM, INT, QUIT): loops stop, sub-instances are stopped, cleanstop runs, then
+  `Linux Director Daemon terminated on signal: <SIG>`. Further signals while stopping are
+  ignored (Part A §10: a second TERM does not abort the cleanup).
+
+Error handling: a checker bug is a failed check (scheduler.py); a refused kernel write is
+logged and repaired by a later reconcile (with backoff); a bug in the controller itself
+ends the TaskGroup, and the daemon exits 1 after trying its stop sequence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from checkers.base import Result
+from ldirectord import engine
+from ldirectord.config.model import CheckType, Config, DaemonState
+from ldirectord.engine import Check, Probe, RealId
+from ldirectord.errors import ConfigError
+from ldirectord.ipvs.backend import Backend
+from ldirectord.logsetup import configure, dest_for, log
+from ldirectord.runtime.checks import RealCheck, prepare, refused_services
+from ldirectord.runtime.configwatch import ConfigWatch
+from ldirectord.runtime.controller import MAINTENANCE_MESSAGE, Controller
+from ldirectord.runtime.effects import Alerts, LoggingAlerts
+from ldirectord.runtime.execute import reload_children, run_child
+from ldirectord.runtime.maintenance import Maintenance
+from ldirectord.runtime.scheduler import MAX_IN_FLIGHT, Clock, LoopClock, Outcome, check_loop
+from ldirectord.runtime.scheduler import jitter as default_jitter
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+REPAIR_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
+ALERT_TICK = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Reload:
+    reason: str  # "signal", "action" (also SIGHUP), "autoreload"
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    signame: str
+
+
+@dataclass(frozen=True, slots=True)
+class Repair:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    rid: RealId
+    generation: int
+    outcome: Outcome
+
+
+Message = Reload | Stop | Repair | Observed
+
+
+def _constant(value: float) -> Callable[[], float]:
+    def get() -> float:
+        return value
+    return get
+
+
+def load_file(path: str) -> Config:
+    from ldirectord.config import load
+
+    return load(path)
+
+
+class Supervisor:
+    """Runs one daemon instance until it is stopped. Everything with side effects is injected."""
+
+    def __init__(
+        self,
+        config: Config,
+        backend: Backend,
+        opts: object | None = None,
+        *,
+        on_ready: Callable[[], None] | None = None,
+        clock: Clock | None = None,
+        alerts: Alerts | None = None,
+        loader: Callable[[str], Config] = load_file,
+        prepare_check: Callable[[Check], RealCheck] | None = None,
+        jitter: Callable[[float], float] | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        signals: bool = True,
+        cfgname: str = "ldirectord",
+        debug: bool = False,
+    ) -> None:
+        self.clock: Clock = clock or LoopClock()
+        self.alerts: Alerts = alerts or LoggingAlerts()
+        self.alerts.configure(config)
+        self.controller = Controller(config, backend, self.alerts)
+        self._on_ready = on_ready
+        self._loader = loader
+        self._prepare = prepare_check or (lambda c: prepare(c.virtual, c.real))
+        self._jitter = jitter or (lambda interval: default_jitter(interval, random.Random()))
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._signals = signals
+        self._cfgname = getattr(opts, "name", cfgname)
+        self._debug = bool(getattr(opts, "debug", debug))
+        self._queue: asyncio.Queue[Message] = asyncio.Queue()
+        self._loops: dict[RealId, asyncio.Task[None]] = {}
+        self._generation = 0
+        self._pending_first: set[RealId] = set()
+        self._repairs = 0
+        self._stopping = False
+        self._tg: asyncio.TaskGroup | None = None
+        self._maintenance: Maintenance | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self.exit_code = 0
+
+    @property
+    def config(self) -> Config:
+        return self.controller.config
+
+    # -- requests from outside (signals, tests) ----------------------------------------
+
+    def request_reload(self, reason: str = "signal") -> None:
+        if not self._stopping:
+            self._queue.put_nowait(Reload(reason))
+
+    def request_stop(self, signame: str = "TERM") -> None:
+        if not self._stopping:
+            self._stopping = True
+            self._queue.put_nowait(Stop(signame))
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload, "signal")
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, self.request_stop, sig.name.removeprefix("SIG"))
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+    def _remove_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, *STOP_SIGNALS):
+            loop.remove_signal_handler(sig)
+
+    # -- the task tree -----------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Start, serve until a stop request, clean up; returns the exit code."""
+        if self._signals:
+            self._install_signals()
+        try:
+            if not await self.controller.start():
+                return 1
+            self._set_maintenance()
+            if self._on_ready is not None:
+                self._on_ready()
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                self._start_loops()
+                self._spawn(self._alert_ticker(), "alerts")
+                self._spawn(ConfigWatch(self.clock, self).run(), "config-watch")
+                for name in self.config.execute:
+                    self._spawn(run_child(name, "start"), f"execute {name}")
+                signame = await self._control()
+                self._cancel_all()
+            await self._shutdown(signame)
+            return self.exit_code
+        finally:
+            if self._signals:
+                self._remove_signals()
+            await self.alerts.close()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        """A background task of the group, cancelled at stop."""
+        assert self._tg is not None
+        task = self._tg.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _cancel_all(self) -> None:
+        for task in [*self._loops.values(), *self._background]:
+            task.cancel()
+        self._loops.clear()
+
+    async def _control(self) -> str:
+        """The controller task's body: consume the queue until a stop request."""
+        while True:
+            message = await self._queue.get()
+            batch: list[tuple[RealId, Outcome]] = []
+            while True:
+                match message:
+                    case Observed(rid, generation, outcome):
+                        if generation == self._generation:
+                            batch.append((rid, outcome))
+                            self._pending_first.discard(rid)
+                    case Stop(signame):
+                        await self._flush(batch)
+                        return signame
+                    case Reload(reason):
+                        await self._flush(batch)
+                        batch = []
+                        await self._reload(reason)
+                    case Repair():
+                        self.controller.dirty = True
+                if self._queue.empty():
+                    break
+                message = self._queue.get_nowait()
+            await self._flush(batch)
+            if not self._pending_first and self.controller.state is DaemonState.STARTING:
+                self.controller.state = DaemonState.RUNNING
+
+    async def _flush(self, batch: list[tuple[RealId, Outcome]]) -> None:
+        if batch or self.controller.dirty:
+            await self.controller.observe(batch)
+            self._schedule_repair()
+
+    def _schedule_repair(self) -> None:
+        if not self.controller.dirty:
+            self._repairs = 0
+            return
+        if self._tg is None or any(t.get_name() == "repair" for t in self._background):
+            return
+        delay = REPAIR_BACKOFF[min(self._repairs, len(REPAIR_BACKOFF) - 1)]
+        self._repairs += 1
+
+        async def later() -> None:
+            await self.clock.sleep(delay)
+            self._queue.put_nowait(Repair())
+
+        self._spawn(later(), "repair")
+
+    # -- check loops -------------------------------------------------------------------
+
+    def _set_maintenance(self) -> None:
+        directory = self.config.maintenancedir
+        self._maintenance = Maintenance(directory) if directory else None
+
+    def _start_loops(self) -> None:
+        assert self._tg is not None
+        self._generation += 1
+        self._pending_first = set()
+        for check in engine.checks(self.config):
+            if check.virtual.checktype is CheckType.OFF:
+                continue
+            self._pending_first.add(check.id)
+            interval = check.virtual.checkinterval
+            self._loops[check.id] = self._tg.create_task(check_loop(
+                check.id.server, _constant(interval), self._check_call(check),
+                self._deliver(check.id, self._generation), self.clock, self._slots,
+                self._jitter(interval)), name=f"check {check.id.server}")
+
+    def _deliver(self, rid: RealId, generation: int) -> Callable[[Outcome], None]:
+        def deliver(outcome: Outcome) -> None:
+            self._queue.put_nowait(Observed(rid, generation, outcome))
+        return deliver
+
+    def _check_call(self, check: Check) -> Callable[[], Awaitable[Outcome]]:
+        prepared = self._prepare(check)
+
+        async def call() -> Outcome:
+            maint = self._maintenance
+            if maint is not None:
+                hit = await maint.match(check.real.host, check.real.port)
+                if hit is not None:
+                    return Outcome(Result(False, MAINTENANCE_MESSAGE, 0.0), True)
+            health = self.controller.health.get(check.id, engine.UNKNOWN)
+            if engine.next_probe(health, check.policy) is Probe.CONNECT:
+                return Outcome(await prepared.connect())
+            return Outcome(await prepared.negotiate())
+
+        return call
+
+    # -- reload and stop ---------------------------------------------------------------
+
+    async def _reload(self, reason: str) -> None:
+        if reason != "autoreload":
+            log.info("Reloading Linux Director Daemon config on signal")
+        path = self.config.path
+        try:
+            new = self._loader(path)
+            refused = refused_services(new)
+        except ConfigError as exc:
+            for message in exc.errors:
+                if message.line:
+                    log.info("Error [%d] reading file %s at line %d: %s", os.getpid(),
+                             message.path, message.line, message.message)
+                else:
+                    log.info("Error [%d]: %s", os.getpid(), message)
+            return
+        except OSError as exc:
+            log.info("Error [%d]: can not open file %s: %s", os.getpid(), path, exc.strerror)
+            return
+        if refused:
+            for text in refused:
+                log.info("Error [%d]: %s", os.getpid(), text)
+            return
+        old = self.config
+        previous = self.controller.state
+        self.controller.state = DaemonState.RELOADING
+        if new.logfile != old.logfile or new.supervised != old.supervised:
+            configure(dest_for(new.logfile, self._cfgname, debug=self._debug,
+                               supervised=new.supervised))
+        ok = await self.controller.reload(new)
+        self.controller.state = previous if previous is not DaemonState.STARTING \
+            else DaemonState.RUNNING
+        if not ok:
+            return
+        self._set_maintenance()
+        for task in self._loops.values():
+            task.cancel()
+        self._loops.clear()
+        self._start_loops()
+        if old.execute or new.execute:
+            self._spawn(reload_children(old.execute, new.execute), "execute")
+
+    async def _shutdown(self, signame: str) -> None:
+        self._stopping = True
+        self.controller.state = DaemonState.STOPPING
+        for name in self.config.execute:
+            await run_child(name, "stop")
+        # Shielded: a cancellation now must not leave a half-cleaned table.
+        await asyncio.shield(self.controller.stop())
+        await self.controller.fallbacks.drain()
+        await self.controller.monitors.drain()
+        log.info("Linux Director Daemon terminated on signal: %s", signame)
+
+    async def _alert_ticker(self) -> None:
+        while True:
+            await self.clock.sleep(ALERT_TICK)
+            self.alerts.tick(self.clock.now(), self.controller.state)

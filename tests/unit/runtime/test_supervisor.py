@@ -1,0 +1,266 @@
+"""The daemon's runtime on the memory backend, a virtual clock and scripted check results."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from ldirectord.config.model import ConfigMessage
+from ldirectord.errors import ConfigError
+from ldirectord.ipvs.model import DestAttrs, DestKey, Method, ServiceAttrs, ServiceEntry
+from tests.unit.runtime.fakeclock import settle
+from tests.unit.runtime.harness import KEY, Harness, config, virtual
+
+ADD_VS = "Added virtual server: 10.0.0.1:80"
+ADD_2 = "Added real server: 10.0.0.2:80 (10.0.0.1:80) (Weight set to 1)"
+ADD_3 = "Added real server: 10.0.0.3:80 (10.0.0.1:80) (Weight set to 1)"
+DEL_2 = "Deleted real server: 10.0.0.2:80 (10.0.0.1:80)"
+DEL_3 = "Deleted real server: 10.0.0.3:80 (10.0.0.1:80)"
+RESET_2 = "Resetting soft failure count: 10.0.0.2:80 (tcp:10.0.0.1:80)"
+RESET_3 = "Resetting soft failure count: 10.0.0.3:80 (tcp:10.0.0.1:80)"
+ADD_FB = "Added fallback server: 127.0.0.1:80 (10.0.0.1:80) (Weight set to 1)"
+DEL_FB = "Deleted fallback server: 127.0.0.1:80 (10.0.0.1:80)"
+
+
+@pytest.mark.asyncio
+async def test_start_then_down_removes_then_back_restores(caplog: pytest.LogCaptureFixture
+                                                          ) -> None:
+    h = Harness(config(virtual("10.0.0.2", "10.0.0.3")), caplog)
+    await h.start()
+    assert h.ready
+    await h.clock.advance(0)
+    assert await h.table() == {"10.0.0.2:80": 1, "10.0.0.3:80": 1}
+    lines = h.take_lines()
+    assert lines[0] == ADD_VS
+    assert ADD_2 in lines and ADD_3 in lines
+    assert ADD_FB not in lines  # Part A §2: no cold-start churn
+
+    h.script.up["10.0.0.2"] = False
+    await h.clock.advance(5)
+    assert await h.table() == {"10.0.0.3:80": 1}
+    assert h.take_lines() == [DEL_2]
+
+    h.script.up["10.0.0.2"] = True
+    await h.clock.advance(5)
+    assert await h.table() == {"10.0.0.3:80": 1, "10.0.0.2:80": 1}
+    # As the original: the failure that took it out counted, so its return resets it.
+    assert h.take_lines() == [RESET_2, ADD_2]
+    assert await h.stop() == 0
+
+
+@pytest.mark.asyncio
+async def test_quiescent_sets_weight_zero(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness(config(virtual("10.0.0.2", "10.0.0.3", quiescent=True)), caplog)
+    await h.start()
+    await h.clock.advance(0)
+    h.take_lines()
+    h.script.up["10.0.0.2"] = False
+    await h.clock.advance(5)
+    assert await h.table() == {"10.0.0.2:80": 0, "10.0.0.3:80": 1}
+    assert h.take_lines() == [
+        "Quiescent real server: 10.0.0.2:80 (10.0.0.1:80) (Weight set to 0)"]
+    h.script.up["10.0.0.2"] = True
+    await h.clock.advance(5)
+    assert await h.table() == {"10.0.0.2:80": 1, "10.0.0.3:80": 1}
+    assert h.take_lines() == [
+        RESET_2, "Restored real server: 10.0.0.2:80 (10.0.0.1:80) (Weight set to 1)"]
+    await h.stop()
+
+
+@pytest.mark.asyncio
+async def test_soft_failures_then_down(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness(config(virtual("10.0.0.2", "10.0.0.3", failurecount=3)), caplog)
+    await h.start()
+    await h.clock.advance(0)
+    h.take_lines()
+    h.script.up["10.0.0.2"] = False
+    await h.clock.advance(10)
+    assert h.take_lines() == [
+        "Soft failure real server: 10.0.0.2:80 (tcp:10.0.0.1:80) failure 1/3",
+        "Soft failure real server: 10.0.0.2:80 (tcp:10.0.0.1:80) failure 2/3",
+    ]
+    assert "10.0.0.2:80" in await h.table()
+    await h.clock.advance(5)
+    assert h.take_lines() == [DEL_2]
+    await h.stop()
+
+
+@pytest.mark.asyncio
+async def test_all_down_brings_the_fallback_and_runs_fallbackcommand(
+        caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    out = tmp_path / "fallback.log"
+    cmd = f"printf '%s %s %s\\n' >>{out}"
+    h = Harness(config(virtual("10.0.0.2", "10.0.0.3", fallbackcommand=cmd)), caplog)
+    await h.start()
+    await h.clock.advance(0)
+    h.take_lines()
+    h.script.up.update({"10.0.0.2": False, "10.0.0.3": False})
+    await h.clock.advance(5)
+    assert await h.table() == {"127.0.0.1:80": 1}
+    lines = h.take_lines()
+    assert set(lines) == {DEL_2, DEL_3, ADD_FB}
+    assert lines.index(ADD_FB) > lines.index(DEL_2)
+    h.script.up["10.0.0.3"] = True
+    await h.clock.advance(5)
+    assert await h.table() == {"10.0.0.3:80": 1}
+    assert set(h.take_lines()) == {RESET_3, ADD_3, DEL_FB}
+    await h.stop()
+    await h.sup.controller.fallbacks.drain()
+    # (The engine may also say `stop` when the first real comes up at start.)
+    assert out.read_text().endswith("start 10.0.0.1:80 tcp\nstop 10.0.0.1:80 tcp\n")
+
+
+@pytest.mark.asyncio
+async def test_a_checker_bug_is_a_failed_check_and_the_daemon_lives_on(
+        caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness(config(virtual("10.0.0.2", "10.0.0.3")), caplog)
+    await h.start()
+    await h.clock.advance(0)
+    h.take_lines()
+    h.script.raises.add("10.0.0.2")
+    await h.clock.advance(5)
+    assert await h.table() == {"10.0.0.3:80": 1}
+    assert any("internal error" in r.getMessage() and "Traceback" in r.getMessage()
+               for r in caplog.records)
+    assert h.take_lines() == [DEL_2]
+    h.script.raises.clear()
+    await h.clock.advance(5)
+    assert h.take_lines() == [RESET_2, ADD_2]
+    assert await h.table() == {"10.0.0.3:80": 1, "10.0.0.2:80": 1}
+    assert h.task is not None and not h.task.done()
+    await h.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_dead_real_never_delays_another(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness(config(virtual("10.0.0.2", "10.0.0.3")), caplog)
+    h.script.delay["10.0.0.2"] = 30.0  # every check of .2 hangs until its timeout
+    h.script.up["10.0.0.2"] = False
+    await h.start()
+    t0 = h.clock.now()
+    await h.clock.advance(31)
+    starts = [t - t0 for t, host, _ in h.script.calls if host == "10.0.0.3"]
+    assert starts == [0, 5, 10, 15, 20, 25, 30]
+    assert await h.table() == {"10.0.0.3:80": 1}
+    await h.stop()
+
+
+@pytest.mark.asyncio
+async def test_same_real_in_two_virtuals_is_checked_once_per_interval(
+        caplog: pytest.LogCaptureFixture) -> None:
+    a = virtual("10.0.0.2")
+    b = replace(virtual("10.0.0.2"), address="10.0.0.9")
+    h = Harness(config(a, b), caplog)
+    await h.start()
+    await h.clock.advance(0)
+    await h.clock.advance(10)
+    assert len([c for c in h.script.calls if c[1] == "10.0.0.2"]) == 3
+    h.take_lines()
+    h.script.up["10.0.0.2"] = False
+    await h.clock.advance(5)
+    lines = h.take_lines()
+    assert DEL_2 in lines
+    assert "Deleted real server: 10.0.0.2:80 (10.0.0.9:80)" in lines
+    await h.stop()
+
+
+@pytest.mark.asyncio
+async def test_reload_keeps_health_and_writes_nothing_for_unchanged(
+        caplog: pytest.LogCaptureFixture) -> None:
+    cfg = config(virtual("10.0.0.2", "10.0.0.3"))
+    new = config(virtual("10.0.0.2", "10.0.0.3"), replace(virtual("10.0.0.5"),
+                                                           address="10.0.0.9"))
+    h = Harness(cfg, caplog, loader=lambda path: new)
+    await h.start()
+    await h.clock.advance(0)
+    h.script.up["10.0.0.2"] = False
+    await h.clock.advance(5)
+    h.take_lines()
+    # After the reload the first checks come half an interval later: the health carried
+    # over is what the table shows until then.
+    h.sup._jitter = lambda interval: interval / 2
+    h.sup.request_reload("signal")
+    await h.clock.advance(0)
+    lines = h.take_lines()
+    assert lines[0] == "Reloading Linux Director Daemon config on signal"
+    assert "Added virtual server: 10.0.0.9:80" in lines
+    assert not [line for line in lines if "10.0.0.1:80" in line]
+    assert await h.table() == {"10.0.0.3:80": 1}
+    assert h.sup.config is new
+    await h.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_broken_reload_changes_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(path: str) -> object:
+        raise ConfigError([ConfigMessage(path, 7, "Unknown command foo=bar"),
+                           ConfigMessage(path, 9, "invalid check timeout value")])
+
+    cfg = config(virtual("10.0.0.2", "10.0.0.3"))
+    h = Harness(cfg, caplog, loader=broken)  # type: ignore[arg-type]
+    await h.start()
+    await h.clock.advance(0)
+    before = await h.backend.read()
+    h.take_lines()
+    h.sup.request_reload("signal")
+    await h.clock.advance(0)
+    lines = h.take_lines()
+    assert lines[0] == "Reloading Linux Director Daemon config on signal"
+    assert any(line.endswith(f"reading file {cfg.path} at line 7: Unknown command foo=bar")
+               for line in lines)
+    assert any("at line 9: invalid check timeout value" in line for line in lines)
+    assert await h.backend.read() == before
+    assert h.sup.config is cfg
+    # Checks still drive the table.
+    h.script.up["10.0.0.2"] = False
+    await h.clock.advance(5)
+    assert h.take_lines() == [DEL_2]
+    await h.stop()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("cleanstop", [True, False])
+async def test_stop_with_and_without_cleanstop(caplog: pytest.LogCaptureFixture,
+                                               cleanstop: bool) -> None:
+    h = Harness(config(virtual("10.0.0.2", "10.0.0.3", cleanstop=cleanstop)), caplog)
+    await h.start()
+    await h.clock.advance(0)
+    before = await h.backend.read()
+    h.take_lines()
+    h.sup.request_stop("TERM")
+    h.sup.request_stop("TERM")  # a second TERM does not abort the cleanup (Part A §10)
+    assert await h.stop() == 0
+    lines = h.take_lines()
+    assert lines[-1] == "Linux Director Daemon terminated on signal: TERM"
+    if cleanstop:
+        assert await h.backend.read() == {}
+        assert lines[:-1] == [
+            "Purged real server (stop): 10.0.0.2:80 (10.0.0.1:80)",
+            "Purged real server (stop): 10.0.0.3:80 (10.0.0.1:80)",
+            "Purged virtual server (stop): 10.0.0.1:80",
+        ]
+    else:
+        assert await h.backend.read() == before
+        assert lines == ["Linux Director Daemon terminated on signal: TERM"]
+
+
+@pytest.mark.asyncio
+async def test_start_keeps_reals_in_service_and_purges_unknown(
+        caplog: pytest.LogCaptureFixture) -> None:
+    seed = {KEY: ServiceEntry(ServiceAttrs(), {
+        DestKey("10.0.0.2", 80): DestAttrs(Method.MASQ, 1),
+        DestKey("10.0.0.7", 80): DestAttrs(Method.MASQ, 1),
+    })}
+    h = Harness(config(virtual("10.0.0.2", "10.0.0.3")), caplog, seed=seed,
+                jitter=lambda interval: interval / 2)
+    await h.start()
+    await settle()
+    # Before any check: .2 stays (in service), .7 is purged, .3 waits for its first check.
+    assert await h.table() == {"10.0.0.2:80": 1}
+    assert h.take_lines() == ["Purged real server (start): 10.0.0.7:80 (10.0.0.1:80)"]
+    await h.clock.advance(2.5)
+    assert await h.table() == {"10.0.0.2:80": 1, "10.0.0.3:80": 1}
+    assert h.take_lines() == [ADD_3]
+    await h.stop()
