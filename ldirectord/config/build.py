@@ -1,0 +1,352 @@
+"""Lines -> Config: global directives (SPEC 2.5), sections, inheritance and resolution.
+
+Rules of this file:
+- Every problem is collected with its line; nothing stops at the first error. A file
+  with errors yields no Config but one ConfigError carrying all of them.
+- Globals apply to every virtual wherever they are written (the original reads them at
+  run time), so virtual services are finished only after the last line: inherited values
+  resolved (2.7 timeouts, fallback of the family, quiescent ...), names resolved, the
+  service guessed from the port, duplicates found.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final, TypeVar
+
+from ldirectord.config import convert as cv
+from ldirectord.config.convert import Invalid
+from ldirectord.config.global_directives import (
+    GLOBAL_HANDLERS,
+    TIMEOUT_MSG,
+    GlobalContext,
+    GlobalFallback,
+    Globals,
+)
+from ldirectord.config.lexer import BadLine, Kind, Line, lex
+from ldirectord.config.model import (
+    CheckType,
+    Config,
+    ConfigMessage,
+    Fallback,
+    Protocol,
+    RealServer,
+    Service,
+    SourcePos,
+    VirtualService,
+)
+from ldirectord.config.reals import (
+    resolve_fallback_host,
+    resolve_fallback_port,
+    resolve_real,
+)
+from ldirectord.config.resolve import System, resolve_port
+from ldirectord.config.virtual import (
+    SECTION_HANDLERS,
+    SectionContext,
+    VirtualDraft,
+    parse_header,
+)
+from ldirectord.errors import ConfigError
+
+DEFAULT_CHECKTIMEOUT: Final = 5
+DEFAULT_NEGOTIATETIMEOUT: Final = 30
+T = TypeVar("T")
+GLOBAL_ONLY: Final = frozenset({
+    "autoreload", "callback", "logfile", "execute", "fork", "supervised",
+    "readdquiescent", "emailalertfrom", "maintenancedir",
+})
+
+
+class _Builder:
+    def __init__(self, path: str, hostname: str, system: System) -> None:
+        self.path = path
+        self.hostname = hostname
+        self.system = system
+        self.errors: list[ConfigMessage] = []
+        self.warnings: list[ConfigMessage] = []
+        self.g = Globals()
+        self.drafts: list[VirtualDraft] = []
+
+    def error(self, line: int, msg: str) -> None:
+        self.errors.append(ConfigMessage(self.path, line, msg))
+
+    def warn(self, line: int, msg: str) -> None:
+        self.warnings.append(ConfigMessage(self.path, line, msg))
+
+    # -- reading -------------------------------------------------------------------
+
+    def read(self, data: bytes) -> None:
+        current: VirtualDraft | None = None
+        for item in lex(data):
+            if isinstance(item, BadLine):
+                self.error(item.lineno, item.message)
+            elif item.kind is Kind.SECTION:
+                assert current is not None
+                self.section_line(current, item)
+            elif item.kind is Kind.STRAY:
+                current = None
+                self.stray_line(item)
+            elif item.key in ("virtual", "virtual6"):
+                current = self.open_virtual(item)
+            else:
+                current = None
+                self.global_line(item)
+
+    def stray_line(self, line: Line) -> None:
+        label = cv.label(line.text)
+        if line.indent < 4:
+            self.error(line.lineno, f"{label}: indented by {line.indent} "
+                       f"space{'s' if line.indent != 1 else ''}: lines of a virtual section "
+                       "must be indented by at least 4 spaces or a TAB, global directives "
+                       "must start in column 0")
+        else:
+            self.error(line.lineno, f"{label}: indented line outside a virtual section "
+                       "(a blank line ends a section)")
+
+    def open_virtual(self, line: Line) -> VirtualDraft:
+        assert line.key is not None
+        label = cv.label(line.text)
+        try:
+            draft, warning = parse_header(line.lineno, line.key, line.value, label)
+        except Invalid as exc:
+            self.error(line.lineno, f"{label}: {exc}")
+            draft = VirtualDraft(line.lineno, label, line.key == "virtual6", ok=False)
+        else:
+            if warning:
+                self.warn(line.lineno, f"{label}: {warning}")
+        self.drafts.append(draft)
+        return draft
+
+    def section_line(self, draft: VirtualDraft, line: Line) -> None:
+        label = cv.label(line.text)
+        key = line.key
+        handler = SECTION_HANDLERS.get(key) if key else None
+        if handler is None:
+            self.error(line.lineno, f"{label}: {self.unknown_in_section(key)}")
+            return
+        ctx = SectionContext(self.hostname, lambda m: self.warn(line.lineno, f"{label}: {m}"),
+                             self.system.appendable)
+        try:
+            handler(draft, line, ctx)
+        except Invalid as exc:
+            hint = ""
+            if line.had_hash:
+                hint = ("; note: '#' starts a comment inside a virtual section, so it "
+                        "cannot be part of a value")
+            self.error(line.lineno, f"{label}: {exc}{hint}")
+
+    def unknown_in_section(self, key: str | None) -> str:
+        if key is None:
+            return "not a directive (expected name=value)"
+        if key in ("virtual", "virtual6"):
+            return f"{key}= must start in column 0 (it cannot be inside a virtual section)"
+        if key == "timeout":
+            return TIMEOUT_MSG
+        if key in GLOBAL_ONLY:
+            return f"{key} is a global directive: not allowed inside a virtual section"
+        return _unknown(key)
+
+    def global_line(self, line: Line) -> None:
+        label = cv.label(line.text)
+        key = line.key
+        handler = GLOBAL_HANDLERS.get(key) if key else None
+        if handler is None:
+            if key is None:
+                msg = "not a directive (expected name=value)"
+            elif key in SECTION_HANDLERS:
+                msg = (f"{key} is only allowed inside a virtual section (after a virtual= "
+                       "line, indented by at least 4 spaces or a TAB)")
+            else:
+                msg = _unknown(key)
+            self.error(line.lineno, f"{label}: {msg}")
+            return
+        try:
+            handler(self.g, line, GlobalContext(
+                self.system, lambda m: self.warn(line.lineno, f"{label}: {m}")))
+        except Invalid as exc:
+            hint = ""
+            if line.had_hash and "#" not in str(exc):
+                hint = "; note: a '#' after a global directive is not a comment"
+            self.error(line.lineno, f"{label}: {exc}{hint}")
+        else:
+            if line.had_hash:
+                self.warn(line.lineno, f"{label}: '#' after a global directive is part of "
+                          "the value, not a comment")
+
+    # -- finishing -----------------------------------------------------------------
+
+    def finish(self) -> tuple[VirtualService, ...]:
+        virtuals: list[VirtualService] = []
+        seen: dict[tuple[object, ...], int] = {}
+        for draft in self.drafts:
+            ok, address, port = self.resolve_header(draft)
+            if ok:
+                key = (draft.protocol, draft.ipv6, address, port, draft.fwmark)
+                if key in seen:
+                    self.error(draft.line, f"{draft.label}: duplicate virtual server "
+                               f"(same as line {seen[key]})")
+                    ok = False
+                else:
+                    seen[key] = draft.line
+            vs = self.finish_virtual(draft, address, port)
+            if ok and vs is not None:
+                virtuals.append(vs)
+        return tuple(virtuals)
+
+    def resolve_header(self, d: VirtualDraft) -> tuple[bool, str | None, int]:
+        """(ok, address, port) of the virtual; errors reported here."""
+        if not d.ok or d.fwmark is not None:
+            return d.ok, None, 0
+        assert d.host is not None
+        ok = True
+        address = self.system.host(d.host, d.ipv6)
+        if address is None:
+            self.error(d.line, f"{d.label}: invalid address for virtual service: "
+                       f"{d.host} is not an IPv{6 if d.ipv6 else 4} address or "
+                       "resolvable host name")
+            ok = False
+        port = resolve_port(self.system, d.port_text, d.protocol)
+        if port is None:
+            self.error(d.line, f"{d.label}: invalid port for virtual service: "
+                       f"{d.port_text} is not a port number or a known {d.protocol.value} "
+                       "service name")
+            return False, address, 0
+        return ok, address, port
+
+    def finish_virtual(self, d: VirtualDraft, address: str | None, port: int
+                       ) -> VirtualService | None:
+        """The VirtualService; None when something in it is wrong (errors reported)."""
+        from checkers.ports import guess_service
+        from checkers.registry import REFUSED
+
+        ok = True
+        service = d.service
+        if service is None:
+            service = guess_service(port) if d.fwmark is None else Service.NONE
+        if service in REFUSED and d.checktype in (CheckType.NEGOTIATE, CheckType.COMBINED):
+            if d.service_line:
+                self.error(d.service_line, f"service={service.value}: {REFUSED[service]}")
+            else:
+                self.error(d.line, f"{d.label}: {REFUSED[service]} (the service is guessed "
+                           "from the port: set service= or checktype=)")
+            ok = False
+        reals: list[RealServer] = []
+        for spec, lineno, label in d.reals:
+            try:
+                reals.extend(resolve_real(spec, self.system, d.ipv6,
+                                          SourcePos(self.path, lineno)))
+            except Invalid as exc:
+                self.error(lineno, f"{label}: {exc}")
+                ok = False
+        fallback = self.virtual_fallback(d, port)
+        if not ok or not d.ok or isinstance(fallback, bool):
+            return None
+        return self.virtual_service(d, address, port, service, tuple(reals), fallback)
+
+    def virtual_fallback(self, d: VirtualDraft, port: int) -> Fallback | bool | None:
+        """The resolved fallback; False when it could not be resolved (error reported)."""
+        if d.fallback is not None:
+            spec, lineno, label = d.fallback
+            try:
+                host = resolve_fallback_host(spec, self.system, d.ipv6)
+                fport = resolve_fallback_port(spec, self.system, d.protocol, port)
+            except Invalid as exc:
+                self.error(lineno, f"{label}: {exc}")
+                return False
+            return Fallback(host, fport, spec.forwarding, d.ipv6, SourcePos(self.path, lineno))
+        glob = self.g.fallback6 if d.ipv6 else self.g.fallback
+        if glob is None:
+            return None
+        try:
+            fport = resolve_fallback_port(glob.spec, self.system, d.protocol, port)
+        except Invalid as exc:
+            self.error(d.line, f"{d.label}: global fallback: {exc}")
+            return False
+        return Fallback(glob.host, fport, glob.spec.forwarding, d.ipv6)
+
+    def virtual_service(self, d: VirtualDraft, address: str | None, port: int,
+                        service: Service, reals: tuple[RealServer, ...],
+                        fallback: Fallback | None) -> VirtualService:
+        g = self.g
+        checktimeout = _first(d.checktimeout, d.negotiatetimeout, g.checktimeout,
+                              g.negotiatetimeout, DEFAULT_CHECKTIMEOUT)
+        negotiatetimeout = _first(d.negotiatetimeout, d.checktimeout, g.negotiatetimeout,
+                                  g.checktimeout, DEFAULT_NEGOTIATETIMEOUT)
+        return VirtualService(
+            protocol=d.protocol, address=address, port=port, fwmark=d.fwmark, ipv6=d.ipv6,
+            reals=reals, checktype=d.checktype, negotiate_every=d.negotiate_every,
+            service=service, checkcommand=d.checkcommand, checkport=d.checkport,
+            checktimeout=float(checktimeout), negotiatetimeout=float(negotiatetimeout),
+            checkinterval=float(_first(d.checkinterval, g.checkinterval)),
+            checkcount=_first(d.checkcount, g.checkcount),
+            failurecount=_first(d.failurecount, g.failurecount),
+            request=d.request, receive=d.receive, httpmethod=d.httpmethod,
+            virtualhost=d.virtualhost, login=d.login, passwd=d.passwd, database=d.database,
+            secret=d.secret, scheduler=d.scheduler, persistent=d.persistent,
+            netmask=d.netmask, schedflags=d.schedflags, ops=d.ops, fallback=fallback,
+            fallbackcommand=_or(d.fallbackcommand, g.fallbackcommand),
+            quiescent=_first(d.quiescent, g.quiescent),
+            cleanstop=_first(d.cleanstop, g.cleanstop),
+            emailalert=_first(d.emailalert, g.emailalert),
+            emailalertfreq=_first(d.emailalertfreq, g.emailalertfreq),
+            emailalertstatus=_first(d.emailalertstatus, g.emailalertstatus),
+            smtp=_or(d.smtp, g.smtp), monitorfile=d.monitorfile,
+            servicename=d.servicename, comment=d.comment,
+            where=SourcePos(self.path, d.line),
+        )
+
+    def config(self, virtuals: tuple[VirtualService, ...]) -> Config:
+        g = self.g
+
+        def glob_fallback(gf: GlobalFallback | None) -> Fallback | None:
+            if gf is None:
+                return None
+            port = resolve_port(self.system, gf.spec.port, Protocol.TCP) if gf.spec.port else 0
+            return Fallback(gf.host, port or 0, gf.spec.forwarding, gf.ipv6)
+
+        return Config(
+            path=os.path.abspath(self.path), virtuals=virtuals,
+            checkinterval=float(g.checkinterval),
+            checktimeout=None if g.checktimeout is None else float(g.checktimeout),
+            negotiatetimeout=(None if g.negotiatetimeout is None
+                              else float(g.negotiatetimeout)),
+            checkcount=g.checkcount, failurecount=g.failurecount,
+            fallback=glob_fallback(g.fallback), fallback6=glob_fallback(g.fallback6),
+            fallbackcommand=g.fallbackcommand, autoreload=g.autoreload, callback=g.callback,
+            logfile=g.logfile, execute=tuple(g.execute), fork=g.fork,
+            supervised=g.supervised, quiescent=g.quiescent, readdquiescent=g.readdquiescent,
+            emailalert=g.emailalert, emailalertfreq=g.emailalertfreq,
+            emailalertstatus=g.emailalertstatus, emailalertfrom=g.emailalertfrom,
+            cleanstop=g.cleanstop, smtp=g.smtp, maintenancedir=g.maintenancedir,
+            warnings=tuple(sorted(self.warnings, key=lambda m: m.line)),
+        )
+
+
+def _or(value: T | None, inherited: T | None) -> T | None:
+    return value if value is not None else inherited
+
+
+def _first(*values: T | None) -> T:
+    for v in values:
+        if v is not None:
+            return v
+    raise AssertionError("no default")
+
+
+def _unknown(key: str) -> str:
+    known = GLOBAL_HANDLERS.keys() | SECTION_HANDLERS.keys()
+    if key.lower() in known:
+        return f'unknown directive "{key}" (directive names are lower case: {key.lower()})'
+    return f'unknown directive "{key}"'
+
+
+def build(data: bytes, path: str, *, hostname: str, system: System) -> Config:
+    """Parse `data` (the file's bytes); raises ConfigError with every problem found."""
+    builder = _Builder(path, hostname, system)
+    builder.read(data)
+    virtuals = builder.finish()
+    if builder.errors:
+        raise ConfigError(sorted(builder.errors, key=lambda m: m.line),
+                          sorted(builder.warnings, key=lambda m: m.line))
+    return builder.config(virtuals)
