@@ -1,0 +1,158 @@
+"""https checks against Debian's nginx with a throwaway self-signed certificate: Host, SNI,
+no verification, TLS session reuse and the handshake cap. (The failure matrix of https
+lives in test_http.py with the other HTTP services.)"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from checkers.base import CheckSpec, Result, Target
+from checkers.http import check_https
+from checkers.tls import TlsClient
+from ldirectord.config.model import HttpMethod, Service
+from tests.protocols.faults import Recv, Stall, no_leaks, refused_target, scripted_server
+from tests.protocols.servers_http import VIRTUALHOST, Nginx, run_nginx
+
+TIMEOUT = 1.0
+HOSTS = ("127.0.0.1", "::1")
+
+
+@pytest.fixture(scope="module")
+def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
+    with run_nginx(Path(tmp_path_factory.mktemp("nginx"))) as server:
+        yield server
+
+
+def spec(request: str = "/echo", receive: bytes | None = None, *,
+         virtualhost: str | None = None, httpmethod: HttpMethod = HttpMethod.GET) -> CheckSpec:
+    return CheckSpec(Service.HTTPS, request=request,
+                     receive=re.compile(receive) if receive is not None else None,
+                     virtualhost=virtualhost, httpmethod=httpmethod,
+                     negotiatetimeout=TIMEOUT, checktimeout=TIMEOUT)
+
+
+async def run(target: Target, s: CheckSpec, tls: TlsClient | None = None) -> Result:
+    loop = asyncio.get_running_loop()
+    async with no_leaks():
+        started = loop.time()
+        result = await check_https(target, s, tls=tls or TlsClient())
+        wall = loop.time() - started
+    assert result.elapsed <= TIMEOUT + 0.5 and wall <= TIMEOUT + 0.5, (wall, result)
+    return result
+
+
+def bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+# (request, method, receive, virtualhost, expected ok, expected detail fragment)
+ROWS = [
+    ("/ok.html", HttpMethod.GET, rb"ldirectord-test-OK", None, True, "200 OK"),
+    ("/ok.html", HttpMethod.GET, rb"no such text", None, False, "receive did not match"),
+    ("/down", HttpMethod.GET, None, None, False, "HTTP 503"),
+    ("/ok.html", HttpMethod.HEAD, None, None, True, "200 OK"),
+    ("/chain/3", HttpMethod.GET, rb"end of chain", VIRTUALHOST, True, "200 OK"),
+    # The certificate is self-signed for www.example.test: not verified, so up.
+    ("/echo", HttpMethod.GET, rb"sni= ", None, True, "200 OK"),
+    ("/echo", HttpMethod.GET, b"host=www.example.test sni=www.example.test ", VIRTUALHOST,
+     True, "200 OK"),
+]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("role", ["https", "https12"])
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize(("request_", "method", "receive", "vhost", "ok", "detail"), ROWS)
+async def test_https_nginx(nginx: Nginx, role: str, host: str, request_: str,
+                           method: HttpMethod, receive: bytes | None, vhost: str | None,
+                           ok: bool, detail: str) -> None:
+    s = spec(request_, receive, virtualhost=vhost, httpmethod=method)
+    result = await run(nginx.target(role, host), s)
+    assert result.ok is ok, result
+    assert detail in result.detail, result
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+async def test_host_header_without_virtualhost_is_the_address(nginx: Nginx, host: str) -> None:
+    s = spec(receive=re.escape(f"host={bracket(host)} sni= ".encode()))
+    assert (await run(nginx.target("https", host), s)).ok
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("role", "proto"), [("https", b"TLSv1.3"), ("https12", b"TLSv1.2")])
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("vhost", [None, VIRTUALHOST])
+async def test_session_is_reused(nginx: Nginx, role: str, proto: bytes, host: str,
+                                 vhost: str | None) -> None:
+    tls = TlsClient()
+    target = nginx.target(role, host)
+    first = await run(target, spec(receive=rb"reused=\. proto=" + proto, virtualhost=vhost), tls)
+    assert first.ok, first
+    for _ in range(2):
+        again = await run(target, spec(receive=rb"reused=r proto=" + proto, virtualhost=vhost),
+                          tls)
+        assert again.ok, again
+
+
+@pytest.mark.asyncio
+async def test_no_session_reuse_across_sni(nginx: Nginx) -> None:
+    # A session got with one SNI is not offered for another name or for no name.
+    tls = TlsClient()
+    target = nginx.target("https", "127.0.0.1")
+    assert (await run(target, spec(receive=rb"reused=\.", virtualhost=VIRTUALHOST), tls)).ok
+    assert (await run(target, spec(receive=rb"reused=\."), tls)).ok
+    assert (await run(target, spec(receive=rb"reused=r", virtualhost=VIRTUALHOST), tls)).ok
+
+
+@pytest.mark.asyncio
+async def test_verifying_client_rejects_the_self_signed_certificate(nginx: Nginx) -> None:
+    result = await run(nginx.target("https", "127.0.0.1"), spec(), TlsClient(verify=True))
+    assert not result.ok
+    assert result.detail.startswith("TLS certificate rejected"), result
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+async def test_absolute_https_request_is_used_verbatim(nginx: Nginx, host: str) -> None:
+    url = f"https://{bracket(host)}:{nginx.https[host]}/ok.html"
+    result = await run(refused_target(host), spec(url, rb"test-OK"))
+    assert result.ok, result
+
+
+@pytest.mark.asyncio
+async def test_handshake_slot_is_released_after_failures(nginx: Nginx) -> None:
+    # One slot only: a failed or timed-out handshake that kept it would starve the next.
+    tls = TlsClient(max_handshakes=1)
+    assert not (await run(refused_target(), spec(), tls)).ok
+    async with no_leaks(), scripted_server([Recv(), Stall()]) as stalled:
+        assert "timeout" in (await check_https(stalled, spec(), tls=tls)).detail
+    assert (await run(nginx.target("https", "127.0.0.1"), spec(), tls)).ok
+    assert not tls.handshake_slots.locked()
+
+
+@pytest.mark.asyncio
+async def test_handshakes_are_capped(nginx: Nginx) -> None:
+    # With one slot, a handshake stalled by a silent peer holds up the next check's until
+    # it times out: the second check finishes after the first, and still succeeds.
+    tls = TlsClient(max_handshakes=1)
+    finished: list[str] = []
+    async with no_leaks(), scripted_server([Recv(), Stall()]) as stalled:
+        slow = asyncio.create_task(check_https(stalled, spec(), tls=tls))
+        slow.add_done_callback(lambda _t: finished.append("stalled"))
+        deadline = asyncio.get_running_loop().time() + 5
+        while not tls.handshake_slots.locked():  # until the first check holds the slot
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.005)
+        s = CheckSpec(Service.HTTPS, request="/echo", negotiatetimeout=3 * TIMEOUT)
+        fast = await check_https(nginx.target("https", "127.0.0.1"), s, tls=tls)
+        finished.append("nginx")
+        stalled_result = await slow
+    assert "timeout" in stalled_result.detail
+    assert fast.ok, fast
+    assert finished == ["stalled", "nginx"]
