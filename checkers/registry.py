@@ -22,6 +22,7 @@ from checkers.pop import check_pop, check_pops
 from checkers.smtp import check_smtp, check_submission
 from checkers.ldap import check_ldap, check_ldaps
 from checkers.http import check_http, check_http_proxy, check_https
+from checkers.dns import check_dns
 # <imports>
 
 REGISTRY: Final[Mapping[Service, Checker]] = {
@@ -38,6 +39,7 @@ REGISTRY: Final[Mapping[Service, Checker]] = {
     Service.HTTP: check_http,
     Service.HTTPS: check_https,
     Service.HTTP_PROXY: check_http_proxy,
+    Service.DNS: check_dns,
     # <entries>
 }
 

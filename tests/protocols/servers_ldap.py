@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import shutil
 import socket
@@ -138,8 +139,8 @@ def slapd_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
     (work / "tree.ldif").write_text(_LDIF)
     subprocess.run(["slapadd", "-f", str(conf), "-l", str(work / "tree.ldif")], check=True,
                    capture_output=True)
-    ldap_port = _free_both()
-    ldaps_port = _free_both()
+    ldap_port = free_port_both()
+    ldaps_port = free_port_both()
     urls = " ".join(f"{scheme}://{host}:{port}/"
                     for scheme, port in (("ldap", ldap_port), ("ldaps", ldaps_port))
                     for host in ("127.0.0.1", "[::1]"))
@@ -150,16 +151,18 @@ def slapd_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
         yield Slapd(ldap_port, ldaps_port)
 
 
-def _free_both(kind: int = socket.SOCK_STREAM) -> int:
-    """A port free on both 127.0.0.1 and ::1."""
+def free_port_both() -> int:
+    """A port that was free for TCP and UDP on both 127.0.0.1 and ::1 a moment ago."""
     for _ in range(50):
-        port = free_port("127.0.0.1", kind)
-        family = socket.AF_INET6
-        with socket.socket(family, kind) as s:
-            try:
-                s.bind(("::1", port))
-            except OSError:
-                continue
+        port = free_port("127.0.0.1")
+        try:
+            for host, kind in itertools.product(("127.0.0.1", "::1"),
+                                                (socket.SOCK_STREAM, socket.SOCK_DGRAM)):
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                with socket.socket(family, kind) as s:
+                    s.bind((host, port))
+        except OSError:
+            continue
         return port
     raise RuntimeError("no port free on both 127.0.0.1 and ::1")
 
