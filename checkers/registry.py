@@ -23,6 +23,9 @@ from checkers.smtp import check_smtp, check_submission
 from checkers.ldap import check_ldap, check_ldaps
 from checkers.http import check_http, check_http_proxy, check_https
 from checkers.dns import check_dns
+from checkers.simpletcp import check_simpletcp
+from checkers.sip import check_sip
+from checkers.sql import check_mysql, check_pgsql
 # <imports>
 
 REGISTRY: Final[Mapping[Service, Checker]] = {
@@ -40,6 +43,10 @@ REGISTRY: Final[Mapping[Service, Checker]] = {
     Service.HTTPS: check_https,
     Service.HTTP_PROXY: check_http_proxy,
     Service.DNS: check_dns,
+    Service.SIMPLETCP: check_simpletcp,
+    Service.SIP: check_sip,
+    Service.MYSQL: check_mysql,
+    Service.PGSQL: check_pgsql,
     # <entries>
 }
 
