@@ -26,6 +26,7 @@ from checkers.dns import check_dns
 from checkers.simpletcp import check_simpletcp
 from checkers.sip import check_sip
 from checkers.sql import check_mysql, check_pgsql
+from checkers.radius import check_radius
 # <imports>
 
 REGISTRY: Final[Mapping[Service, Checker]] = {
@@ -47,6 +48,7 @@ REGISTRY: Final[Mapping[Service, Checker]] = {
     Service.SIP: check_sip,
     Service.MYSQL: check_mysql,
     Service.PGSQL: check_pgsql,
+    Service.RADIUS: check_radius,
     # <entries>
 }
 
