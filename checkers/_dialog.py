@@ -11,8 +11,8 @@ connection to a target with a bound on the line length, and turning whatever a s
 
 Rules of this file:
 - Every read is bounded: a reply line longer than `MAX_LINE` fails the check.
-- Nothing here applies a timeout except the closing command's grace period; callers bound
-  the whole exchange with `asyncio.timeout(spec.negotiatetimeout)`.
+- One deadline (start + negotiatetimeout) bounds connecting and the dialog; the closing
+  command and closing the socket only get short grace periods within or just after it.
 - Commands never contain CR or LF: `Send` refuses them, so a login or password cannot
   smuggle a second command into the dialog.
 """
@@ -20,6 +20,7 @@ Rules of this file:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -33,6 +34,8 @@ from checkers.tls import TlsClient, default_client
 MAX_LINE = 64 * 1024
 #: How long the closing command (QUIT, LOGOUT) may wait for its reply; its outcome is ignored.
 QUIT_GRACE = 1.0
+#: How long closing a connection may take before it is aborted.
+CLOSE_GRACE = 0.25
 #: Longest excerpt of a server reply quoted in a Result detail.
 DETAIL_CHARS = 120
 
@@ -111,15 +114,26 @@ def _starts(line: bytes, prefixes: Sequence[bytes]) -> bool:
     return any(low.startswith(p.lower()) for p in prefixes)
 
 
-async def run_dialog(channel: Channel, dialog: Dialog) -> Outcome:
-    """Play `dialog` over `channel`.
+async def run_dialog(channel: Channel, dialog: Dialog, *,
+                     deadline: float | None = None) -> Outcome:
+    """Play `dialog` over `channel`: its steps by `deadline` (loop time), then its close.
 
     Error handling: a reply that does not match is a failed Outcome; EOF or an oversized
-    line raises DialogError, I/O errors propagate (callers map them with `describe`).
+    line raises DialogError; missing the deadline raises TimeoutError; I/O errors propagate
+    (callers map them with `describe`). The closing command never fails the dialog: it
+    gets what is left before the deadline, at most QUIT_GRACE, and its reply is ignored.
     Cancellation: nothing to clean up here; the caller owns the channel.
     """
+    async with asyncio.timeout_at(deadline):
+        outcome = await _play(channel, dialog.steps)
+    if outcome.ok and dialog.close is not None:
+        await close_politely(channel, dialog.close, quit_grace(deadline))
+    return outcome
+
+
+async def _play(channel: Channel, steps: Sequence[Step]) -> Outcome:
     last = ""
-    for step in dialog.steps:
+    for step in steps:
         if isinstance(step, Send):
             await channel.send(step.line + b"\r\n")
             continue
@@ -129,21 +143,26 @@ async def run_dialog(channel: Channel, dialog: Dialog) -> Outcome:
                 raise DialogError("connection closed by server")
             if not _starts(line, step.skip):
                 break
+        last = excerpt(line)
         if _starts(line, step.finish):
-            last = excerpt(line)
             break
         if not _starts(line, step.ok):
-            return Outcome(False, f"{step.fail}: {excerpt(line)}")
-        last = excerpt(line)
-    if dialog.close is not None:
-        await _close_politely(channel, dialog.close)
+            return Outcome(False, f"{step.fail}: {last}")
     return Outcome(True, last)
 
 
-async def _close_politely(channel: Channel, close: Send) -> None:
-    """Send the closing command and wait briefly for its reply; nothing here fails the check."""
+def quit_grace(deadline: float | None) -> float:
+    """How long a closing command may wait: QUIT_GRACE, but not past the check's deadline
+    (a server that answers everything but QUIT must not stretch a check's time)."""
+    if deadline is None:
+        return QUIT_GRACE
+    return min(QUIT_GRACE, max(deadline - asyncio.get_running_loop().time(), 0.01))
+
+
+async def close_politely(channel: Channel, close: Send, grace: float = QUIT_GRACE) -> None:
+    """Send the closing command and wait up to `grace` for its reply; never fails."""
     try:
-        async with asyncio.timeout(QUIT_GRACE):
+        async with asyncio.timeout(grace):
             await channel.send(close.line + b"\r\n")
             await channel.readline()
     except (TimeoutError, OSError, DialogError):
@@ -229,11 +248,20 @@ async def connect(target: Target, spec: CheckSpec, *, tls: bool,
             ssl_object = writer.get_extra_info("ssl_object")
             if isinstance(ssl_object, ssl.SSLObject):
                 client.remember(target.host, target.port, ssl_object.session)
-        writer.close()
-        try:
+        await close_writer(writer)
+
+
+async def close_writer(writer: asyncio.StreamWriter) -> None:
+    """Close a stream, waiting at most CLOSE_GRACE for it (a TLS peer may never answer
+    close_notify, and this runs after the check's own timeout may have expired)."""
+    writer.close()
+    try:
+        async with asyncio.timeout(CLOSE_GRACE):
             await writer.wait_closed()
-        except (OSError, ssl.SSLError):
-            pass  # the peer already reset or broke the connection: it is closed either way
+    except TimeoutError:
+        writer.transport.abort()
+    except OSError:
+        pass  # the peer already reset or broke the connection: it is closed either way
 
 
 def describe(exc: BaseException, timeout: float) -> str:
@@ -261,13 +289,16 @@ SERVER_ERRORS = (OSError, TimeoutError, DialogError, EOFError)
 
 async def check_dialog(target: Target, spec: CheckSpec, dialog: Dialog, *, name: str,
                        tls: bool = False, client: TlsClient | None = None) -> Result:
-    """Connect, run `dialog` within negotiatetimeout, and return the Result."""
+    """Connect and run `dialog` within negotiatetimeout; the Result."""
     loop = asyncio.get_running_loop()
     start = loop.time()
+    deadline = start + spec.negotiatetimeout
     try:
-        async with asyncio.timeout(spec.negotiatetimeout):
-            async with connect(target, spec, tls=tls, client=client) as channel:
-                outcome = await run_dialog(channel, dialog)
+        async with contextlib.AsyncExitStack() as stack:
+            async with asyncio.timeout_at(deadline):
+                channel = await stack.enter_async_context(
+                    connect(target, spec, tls=tls, client=client))
+            outcome = await run_dialog(channel, dialog, deadline=deadline)
     except SERVER_ERRORS as e:
         return Result(False, f"{name}: {describe(e, spec.negotiatetimeout)}",
                       loop.time() - start)

@@ -18,7 +18,7 @@ import socket
 
 import aioftp
 
-from checkers._dialog import QUIT_GRACE, describe, excerpt
+from checkers._dialog import describe, excerpt, quit_grace
 from checkers.base import CheckSpec, Result, Target
 
 #: Most bytes of the file that are read and matched.
@@ -82,15 +82,16 @@ async def check_ftp(target: Target, spec: CheckSpec) -> Result:
     """Check an FTP server."""
     loop = asyncio.get_running_loop()
     start = loop.time()
+    deadline = start + spec.negotiatetimeout
     client = aioftp.Client(socket_timeout=spec.negotiatetimeout,
                            connection_timeout=spec.negotiatetimeout,
                            path_timeout=spec.negotiatetimeout,
                            passive_commands=("epsv", "pasv"))
     try:
-        async with asyncio.timeout(spec.negotiatetimeout):
+        async with asyncio.timeout_at(deadline):
             ok, detail = await _dialog(client, target, spec)
         try:  # a polite goodbye; how the server takes it does not change the outcome
-            async with asyncio.timeout(QUIT_GRACE):
+            async with asyncio.timeout(quit_grace(deadline)):
                 await client.quit()
         except (aioftp.AIOFTPException, OSError, ValueError):
             pass

@@ -12,7 +12,7 @@ import socket
 import aiosmtplib
 from aiosmtplib import SMTPResponseException
 
-from checkers._dialog import QUIT_GRACE, describe, excerpt
+from checkers._dialog import describe, excerpt, quit_grace
 from checkers.base import CheckSpec, Result, Target
 
 
@@ -48,15 +48,16 @@ async def _dialog(smtp: aiosmtplib.SMTP, name: str) -> tuple[bool, str]:
 async def _check(target: Target, spec: CheckSpec, name: str) -> Result:
     loop = asyncio.get_running_loop()
     start = loop.time()
+    deadline = start + spec.negotiatetimeout
     smtp = aiosmtplib.SMTP(hostname=target.host, port=target.port,
                            timeout=spec.negotiatetimeout, local_hostname=_helo_name(),
                            use_tls=False, start_tls=False)
     try:
-        async with asyncio.timeout(spec.negotiatetimeout):
+        async with asyncio.timeout_at(deadline):
             ok, detail = await _dialog(smtp, name)
         if ok:
             try:  # a polite goodbye; how the server takes it does not change the outcome
-                async with asyncio.timeout(QUIT_GRACE):
+                async with asyncio.timeout(quit_grace(deadline)):
                     await smtp.quit()
             except (aiosmtplib.SMTPException, OSError):
                 pass

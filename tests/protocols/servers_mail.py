@@ -33,6 +33,8 @@ from tests.protocols.faults import Step, free_port, no_leaks, scripted_server
 HOSTS = ("127.0.0.1", "::1")
 START_DEADLINE = 20.0
 TEST_USER, TEST_PASSWORD = "bob", "s3cret pass"
+#: More dovecot users whose passwords need IMAP quoting (backslash, quote) or literals (UTF-8).
+EXTRA_USERS = {"quoted": 'a "quoted" \\ pass', "literal": "pässwörd ünïcode"}
 
 
 def free_dual_port() -> int:
@@ -173,7 +175,9 @@ def dovecot() -> Iterator[Dovecot]:
         write_cert(d)
         (d / "mail").mkdir(mode=0o777)
         (d / "mail").chmod(0o777)  # the mail processes run as nobody
-        (d / "users").write_text(f"{TEST_USER}:{{PLAIN}}{TEST_PASSWORD}\n")
+        users = {TEST_USER: TEST_PASSWORD, **EXTRA_USERS}
+        (d / "users").write_text("".join(f"{u}:{{PLAIN}}{p}\n" for u, p in users.items()),
+                                 encoding="utf-8")
         ports = Dovecot(*(free_dual_port() for _ in range(4)))
         conf = d / "dovecot.conf"
         conf.write_text(_DOVECOT_CONF.format(d=d, imap=ports.imap, imaps=ports.imaps,

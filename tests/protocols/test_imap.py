@@ -1,0 +1,113 @@
+"""imap and imaps checkers against dovecot (real server) and scripted misbehaving peers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import pytest
+
+from checkers.base import CheckSpec, Target
+from checkers.imap import check_imap, check_imaps
+from ldirectord.config.model import Service
+from tests.protocols.faults import (
+    BLACKHOLE,
+    RecvLine,
+    Reset,
+    Send,
+    Stall,
+    Step,
+    garbage,
+    oversized,
+    refused_target,
+)
+from tests.protocols.servers_mail import (
+    EXTRA_USERS,
+    TEST_PASSWORD,
+    TEST_USER,
+    Dovecot,
+    bounded_check,
+    dovecot,
+    misbehaving_check,
+)
+
+__all__ = ["dovecot"]  # the fixture, imported for the tests below
+
+HOSTS = ["127.0.0.1", "::1"]
+TIMEOUT = 1.0
+ANON = CheckSpec(Service.IMAP, negotiatetimeout=TIMEOUT)
+USER = replace(ANON, login=TEST_USER, passwd=TEST_PASSWORD)
+WRONG = replace(USER, passwd="wrong")
+QUOTED = replace(ANON, login="quoted", passwd=EXTRA_USERS["quoted"])
+LITERAL = replace(ANON, login="literal", passwd=EXTRA_USERS["literal"])
+LITERAL_WRONG = replace(LITERAL, passwd="pässwörd")
+FAILED = "IMAP login failed: a1 NO [AUTHENTICATIONFAILED] Authentication failed."
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize(("tls", "spec", "ok", "detail"), [
+    (False, ANON, True, "IMAP * OK"),
+    (False, USER, True, "IMAP a1 OK"),
+    (False, WRONG, False, FAILED),
+    (False, QUOTED, True, "IMAP a1 OK"),
+    (False, LITERAL, True, "IMAP a1 OK"),
+    (False, LITERAL_WRONG, False, FAILED),
+    (True, ANON, True, "IMAPS * OK"),
+    (True, USER, True, "IMAPS a1 OK"),
+    (True, WRONG, False, FAILED),
+], ids=["imap-greeting", "imap-login", "imap-wrong-password", "imap-quoted-password",
+        "imap-literal-password", "imap-wrong-literal-password", "imaps-greeting", "imaps-login",
+        "imaps-wrong-password"])
+async def test_dovecot(dovecot: Dovecot, host: str, tls: bool, spec: CheckSpec, ok: bool,
+                       detail: str) -> None:
+    # The check port is what is probed (the original always went to 143, SPEC 6.1 #16).
+    checker, port = (check_imaps, dovecot.imaps) if tls else (check_imap, dovecot.imap)
+    result = await bounded_check(checker, Target(host, port), spec)
+    assert result.ok is ok, result
+    assert result.detail.startswith(detail), result
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+async def test_imaps_against_plain_port_is_a_tls_error(dovecot: Dovecot, host: str) -> None:
+    result = await bounded_check(check_imaps, Target(host, dovecot.imap), ANON)
+    assert not result.ok and result.detail.startswith("IMAPS: TLS error"), result
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("checker", [check_imap, check_imaps])
+async def test_refused(host: str, checker: object) -> None:
+    result = await bounded_check(check_imap if checker is check_imap else check_imaps,
+                                 refused_target(host), USER)
+    assert not result.ok and result.detail.endswith(": connection refused"), result
+
+
+GREETING = Send(b"* OK [CAPABILITY IMAP4rev1] ready\r\n")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize(("tls", "spec", "steps", "ok", "detail"), [
+    (False, ANON, BLACKHOLE, False, "IMAP: timeout after 1s"),
+    (False, USER, [GREETING, RecvLine(), Stall()], False, "IMAP: timeout after 1s"),
+    (False, USER, [GREETING, RecvLine(), Reset()], False, "IMAP: connection"),
+    (False, USER, [GREETING, RecvLine(), Send(b"* CAPABILITY IMAP4rev1\r\n"), Stall()], False,
+     "IMAP: timeout after 1s"),
+    (False, ANON, [garbage()], False, "IMAP greeting: "),
+    (False, ANON, [oversized(b"* OK ")], False, "IMAP: reply line longer than"),
+    (False, ANON, [Send(b"* BYE overloaded\r\n")], False, "IMAP greeting: * BYE overloaded"),
+    # Already authenticated: up without sending LOGIN; a LOGOUT that gets no answer is fine.
+    (False, USER, [Send(b"* PREAUTH welcome\r\n"), RecvLine(), Stall()], True,
+     "IMAP * PREAUTH welcome"),
+    (True, ANON, [Stall()], False, "IMAPS: timeout after 1s"),
+    (True, ANON, [garbage()], False, "IMAPS: TLS error"),
+], ids=["blackholed", "stalled-after-login", "reset-after-login", "stalled-mid-reply",
+        "garbage-greeting", "oversized-greeting", "bye-greeting", "preauth",
+        "tls-stalled-handshake", "tls-garbage"])
+async def test_misbehaving_peer(host: str, tls: bool, spec: CheckSpec, steps: Sequence[Step],
+                                ok: bool, detail: str) -> None:
+    result = await misbehaving_check(check_imaps if tls else check_imap, steps, host, spec)
+    assert result.ok is ok, result
+    assert result.detail.startswith(detail), result
