@@ -8,8 +8,8 @@ its DN matches receive. ldaps does not verify certificates.
 ldap3's client is synchronous, so it is not used as a client here: its protocol encoder builds
 the three requests and its fast BER decoder reads the replies, over asyncio streams. That
 keeps the check on the event loop (no thread pinned by a hung server), lets cancellation close
-the socket at once, and lets ldaps share the checks' TLS client (handshake slots, no
-verification by default).
+the socket at once, and lets ldaps share the checks' TLS client (handshake slots, session
+reuse, no verification by default; SNI only when `virtualhost` is set).
 
 Timeouts (SPEC B §3.6): the whole check is bounded by `checktimeout` (the original's alarm)
 and each step (connect, TLS handshake, each reply) by `negotiatetimeout` (Net::LDAP's
@@ -27,8 +27,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from checkers import tls
 from checkers.base import CheckSpec, Result, Target
+from checkers.tls import TlsClient, default_client
 
 # ldap3 2.9 reaches for pyasn1 names that newer pyasn1 marks deprecated (a warning at import,
 # not a fault); keep that noise out of the daemon's log and out of -W error test runs.
@@ -84,17 +84,24 @@ async def check_ldap(target: Target, spec: CheckSpec) -> Result:
     return await _check(target, spec, tls_client=None)
 
 
-async def check_ldaps(target: Target, spec: CheckSpec) -> Result:
+async def check_ldaps(target: Target, spec: CheckSpec, *, tls: TlsClient | None = None
+                      ) -> Result:
     """Check an LDAP server over TLS (certificates are not verified by default)."""
-    return await _check(target, spec, tls_client=tls.default_client())
+    return await _check(target, spec, tls_client=tls or default_client())
 
 
-async def _check(target: Target, spec: CheckSpec, tls_client: tls.TlsClient | None) -> Result:
+async def _check(target: Target, spec: CheckSpec, tls_client: TlsClient | None) -> Result:
     loop = asyncio.get_running_loop()
     start = loop.time()
     try:
         async with asyncio.timeout(spec.checktimeout):
-            ok, detail = await _exchange(target, spec, tls_client)
+            if tls_client is None:
+                ok, detail = await _exchange(target, spec, None)
+            else:
+                # Offer the session of the last check of this server, and keep the one this
+                # connection ends with (TLS 1.3 tickets arrive after the handshake).
+                with tls_client.resuming(target.host, target.port, spec.virtualhost):
+                    ok, detail = await _exchange(target, spec, tls_client)
     except TimeoutError:
         ok, detail = False, f"timeout after {spec.checktimeout:.1f}s"
     except _Down as down:
@@ -107,7 +114,7 @@ async def _check(target: Target, spec: CheckSpec, tls_client: tls.TlsClient | No
 
 
 async def _exchange(
-    target: Target, spec: CheckSpec, tls_client: tls.TlsClient | None
+    target: Target, spec: CheckSpec, tls_client: TlsClient | None
 ) -> tuple[bool, str]:
     step = spec.negotiatetimeout
     reader, writer = await _bounded(asyncio.open_connection(target.host, target.port), step,

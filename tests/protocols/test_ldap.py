@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
+import ssl
 from dataclasses import replace
 
 import pytest
+import trustme
 
 from checkers.base import Checker, CheckSpec, Target
 from checkers.ldap import MAX_MESSAGE, check_ldap, check_ldaps
+from checkers.tls import TlsClient
 from ldirectord.config.model import Service
 from tests.protocols.faults import (
     BLACKHOLE,
@@ -169,3 +174,72 @@ async def test_repeated_checks_reuse_nothing_stale(slapd: Slapd) -> None:
     for _ in range(3):
         result = await run_check(check_ldaps, target, spec_for(Service.LDAPS), bound=BOUND)
         assert result.ok, result
+
+
+@pytest.mark.asyncio
+async def test_ldaps_with_its_own_tls_client(slapd: Slapd) -> None:
+    """A caller's TlsClient is used (and its session cache consulted) check after check.
+
+    slapd built with GnuTLS issues no session tickets, so nothing ends up cached here.
+    """
+    client = TlsClient()
+    target = Target("::1", slapd.ldaps_port)
+    check = functools.partial(check_ldaps, tls=client)
+    spec = spec_for(Service.LDAPS, request=f"/{SUFFIX}", receive=rx("^dc=example"))
+    for _ in range(2):
+        result = await run_check(check, target, spec, bound=BOUND)
+        assert result.ok, result
+
+
+def _ber(tag: int, content: bytes) -> bytes:
+    assert len(content) < 128
+    return bytes((tag, len(content))) + content
+
+
+#: The answer to search message 2: one entry with this DN, then success.
+_ENTRY = _ber(0x30, b"\x02\x01\x02" + _ber(0x64, _ber(0x04, SUFFIX.encode()) + _ber(0x30, b"")))
+_DONE = _ber(0x30, b"\x02\x01\x02" + _ber(0x65, b"\x0a\x01\x00\x04\x00\x04\x00"))
+
+
+@pytest.mark.asyncio
+async def test_ldaps_sni_and_session_reuse() -> None:
+    """Against a TLS peer that issues session tickets (OpenSSL): no SNI for an IP literal,
+    the virtualhost as SNI when set, and the second check of a server resumes the session.
+    slapd cannot show this (its GnuTLS build issues no tickets), so a scripted LDAP peer
+    behind Python's TLS server answers the bind and the search."""
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "ldap.test").configure_cert(server_ctx)
+    names: list[str | None] = []
+    resumed: list[bool] = []
+    server_ctx.sni_callback = lambda _obj, name, _ctx: names.append(name)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        resumed.append(writer.get_extra_info("ssl_object").session_reused)
+        try:
+            for answer in (BIND_OK, _ENTRY + _DONE):
+                head = await reader.readexactly(2)
+                await reader.readexactly(head[1])
+                writer.write(answer)
+            await reader.read()  # the unbind, then EOF
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    client = TlsClient()
+    check = functools.partial(check_ldaps, tls=client)
+    async with no_leaks():
+        server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_ctx)
+        target = Target("127.0.0.1", server.sockets[0].getsockname()[1])
+        try:
+            for virtualhost in (None, None, "ldap.test"):
+                spec = spec_for(Service.LDAPS, request=f"/{SUFFIX}", virtualhost=virtualhost)
+                result = await run_check(check, target, spec, bound=BOUND, guard=False)
+                assert result.ok, result
+                assert result.detail == f"LDAP entry {SUFFIX}"
+        finally:
+            server.close()
+            await server.wait_closed()
+    assert names == [None, None, "ldap.test"]
+    assert resumed == [False, True, False]  # a session is kept per (host, port, SNI)
