@@ -163,7 +163,7 @@ class _Builder:
             return
         try:
             handler(self.g, line, GlobalContext(
-                self.system, lambda m: self.warn(line.lineno, f"{label}: {m}")))
+                self.path, self.system, lambda m: self.warn(line.lineno, f"{label}: {m}")))
         except Invalid as exc:
             hint = ""
             if line.had_hash and "#" not in str(exc):
@@ -263,7 +263,7 @@ class _Builder:
         except Invalid as exc:
             self.error(d.line, f"{d.label}: global fallback: {exc}")
             return False
-        return Fallback(glob.host, fport, glob.spec.forwarding, d.ipv6)
+        return Fallback(glob.host, fport, glob.spec.forwarding, d.ipv6, glob.where)
 
     def virtual_service(self, d: VirtualDraft, address: str | None, port: int,
                         service: Service, reals: tuple[RealServer, ...],
@@ -302,8 +302,11 @@ class _Builder:
         def glob_fallback(gf: GlobalFallback | None) -> Fallback | None:
             if gf is None:
                 return None
-            port = resolve_port(self.system, gf.spec.port, Protocol.TCP) if gf.spec.port else 0
-            return Fallback(gf.host, port or 0, gf.spec.forwarding, gf.ipv6)
+            port = 0
+            if gf.spec.port:
+                port = (resolve_port(self.system, gf.spec.port, Protocol.TCP)
+                        or resolve_port(self.system, gf.spec.port, Protocol.UDP) or 0)
+            return Fallback(gf.host, port, gf.spec.forwarding, gf.ipv6, gf.where)
 
         return Config(
             path=os.path.abspath(self.path), virtuals=virtuals,

@@ -57,7 +57,7 @@ def plain_number(value: str, message: str, low: int, high: int) -> int:
         raise Invalid(message)
     digits = value.lstrip("0") or "0"
     if len(digits) > _MAX_DIGITS or not low <= int(digits) <= high:
-        raise Invalid(f"{message}: must be between {low} and {high}")
+        raise Invalid(message)
     return int(digits)
 
 

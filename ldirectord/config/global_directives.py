@@ -9,7 +9,7 @@ from typing import Final
 from ldirectord.config import convert as cv
 from ldirectord.config.convert import Invalid
 from ldirectord.config.lexer import Line
-from ldirectord.config.model import ALL_DAEMON_STATES, DaemonState, Protocol
+from ldirectord.config.model import ALL_DAEMON_STATES, DaemonState, Protocol, SourcePos
 from ldirectord.config.reals import FallbackSpec, parse_fallback, resolve_fallback_host
 from ldirectord.config.resolve import System, resolve_port
 
@@ -28,6 +28,7 @@ class GlobalFallback:
     spec: FallbackSpec
     host: str
     ipv6: bool
+    where: SourcePos
 
 
 @dataclass(slots=True)
@@ -61,6 +62,7 @@ class Globals:
 
 @dataclass(slots=True)
 class GlobalContext:
+    path: str
     system: System
     warn: Callable[[str], None]
 
@@ -98,12 +100,13 @@ def _fallback(g: Globals, line: Line, ctx: GlobalContext) -> None:
     ipv6 = line.key == "fallback6"
     spec = parse_fallback(line.value)
     host = resolve_fallback_host(spec, ctx.system, ipv6)
-    if spec.port is not None:
-        # The original resolves a global fallback's port for tcp and for udp at once.
-        for proto in (Protocol.TCP, Protocol.UDP):
-            if resolve_port(ctx.system, spec.port, proto) is None:
-                raise Invalid(f"invalid port for fallback server: {spec.port}")
-    fallback = GlobalFallback(spec, host, ipv6)
+    # The original insists that a port name resolves for tcp and for udp; a name known
+    # for one protocol only is accepted here and checked against each virtual's protocol.
+    if spec.port is not None and all(
+            resolve_port(ctx.system, spec.port, proto) is None
+            for proto in (Protocol.TCP, Protocol.UDP)):
+        raise Invalid(f"invalid port for fallback server: {spec.port}")
+    fallback = GlobalFallback(spec, host, ipv6, SourcePos(ctx.path, line.lineno))
     if ipv6:
         g.fallback6 = fallback
     else:
