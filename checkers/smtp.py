@@ -23,7 +23,9 @@ def _helo_name() -> str:
 
 
 def _reply(e: SMTPResponseException) -> str:
-    return excerpt(f"{e.code} {e.message}".encode())
+    # aiosmtplib reports replies it cannot parse (garbage, too long) with code -1
+    text = f"{e.code} {e.message}" if e.code >= 0 else e.message
+    return excerpt(text.encode())
 
 
 async def _dialog(smtp: aiosmtplib.SMTP, name: str) -> tuple[bool, str]:

@@ -1,0 +1,79 @@
+"""smtp and submission checkers against exim4 (real server) and scripted misbehaving peers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from checkers.base import CheckSpec, Target
+from checkers.smtp import check_smtp, check_submission
+from ldirectord.config.model import Service
+from tests.protocols.faults import (
+    BLACKHOLE,
+    RecvLine,
+    Reset,
+    Send,
+    Stall,
+    Step,
+    garbage,
+    oversized,
+    refused_target,
+)
+from tests.protocols.servers_mail import bounded_check, exim, misbehaving_check
+
+__all__ = ["exim"]  # the fixture, imported for the tests below
+
+HOSTS = ["127.0.0.1", "::1"]
+SPEC = CheckSpec(Service.SMTP, negotiatetimeout=1.0)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("checker", [check_smtp, check_submission], ids=["smtp", "submission"])
+async def test_exim(exim: int, host: str, checker: object) -> None:
+    check = check_smtp if checker is check_smtp else check_submission
+    result = await bounded_check(check, Target(host, exim), SPEC)
+    assert result.ok, result
+    assert result.detail.startswith("SMTP 250 mx.ldirectord.test Hello "), result
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+async def test_refused(host: str) -> None:
+    result = await bounded_check(check_smtp, refused_target(host), SPEC)
+    assert not result.ok and result.detail == "SMTP: connection refused", result
+
+
+GREETING = Send(b"220 mx.example.test ESMTP\r\n")
+EHLO_REFUSED = Send(b"500 5.5.1 command unrecognized\r\n")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize(("steps", "ok", "detail"), [
+    (BLACKHOLE, False, "SMTP: timeout after 1s"),
+    ([GREETING, RecvLine(), Stall()], False, "SMTP: timeout after 1s"),
+    ([GREETING, RecvLine(), Reset()], False, "SMTP: connection"),
+    ([GREETING, RecvLine(), Send(b"250-mx.example.test\r\n"), Stall()], False,
+     "SMTP: timeout after 1s"),
+    ([garbage()], False, "SMTP greeting: Malformed SMTP response line"),
+    ([oversized(b"220 ")], False, "SMTP greeting: Response too long"),
+    ([Send(b"554 5.3.2 no service\r\n")], False, "SMTP greeting: 554 5.3.2 no service"),
+    # An SMTP (not ESMTP) server: EHLO refused, HELO accepted.
+    ([GREETING, RecvLine(), EHLO_REFUSED, RecvLine(), Send(b"250 mx.example.test\r\n"),
+      RecvLine(), Send(b"221 bye\r\n")], True, "SMTP 250 mx.example.test"),
+    ([GREETING, RecvLine(), EHLO_REFUSED, RecvLine(), Send(b"502 no\r\n")], False,
+     "SMTP HELO failed: 502 no"),
+    ([GREETING, RecvLine(), Send(b"421 4.3.2 shutting down\r\n")], False,
+     "SMTP EHLO failed: 421 4.3.2 shutting down"),
+    # QUIT unanswered: still up, and within the timeout.
+    ([GREETING, RecvLine(), Send(b"250 mx.example.test\r\n"), RecvLine(), Stall()], True,
+     "SMTP 250 mx.example.test"),
+], ids=["blackholed", "stalled-after-ehlo", "reset-after-ehlo", "stalled-mid-reply",
+        "garbage-greeting", "oversized-greeting", "554-greeting", "helo-fallback",
+        "helo-refused", "ehlo-421", "quit-unanswered"])
+async def test_misbehaving_peer(host: str, steps: Sequence[Step], ok: bool, detail: str) -> None:
+    result = await misbehaving_check(check_smtp, steps, host, SPEC)
+    assert result.ok is ok, result
+    assert result.detail.startswith(detail), result
