@@ -140,7 +140,10 @@ class TlsClient:
             yield res
         finally:
             _OFFER.reset(token)
-            if reuse and res.ssl_object is not None:
+            # Reading a session copies it (CPython serialises and parses it again, peer
+            # certificate included), so a resumed one is kept as it is: it stays valid
+            # until the server stops accepting it, and then a full handshake replaces it.
+            if reuse and res.ssl_object is not None and not res.reused:
                 session = _session_of(res.ssl_object)
                 if _resumable(session):
                     self.remember(host, port, session, sni=sni)
