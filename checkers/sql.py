@@ -13,6 +13,8 @@ time; without them the check is down and says which extra to install.
   shared executor, which a few hung servers could fill). We open the TCP connection
   ourselves on the loop and lend the socket to PyMySQL with read/write timeouts; when the
   deadline passes we shut the socket down, which wakes the thread at once, and wait for it.
+  The result set is read whole, as DBD::mysql does (PyMySQL's unbuffered cursor cannot be
+  abandoned cleanly); a health-check query is expected to be small.
 - PostgreSQL: psycopg 3's asyncio API. Connecting is cancelled by the deadline. A running
   query is not cancelled (psycopg would then send a cancel request and wait up to 10 s
   more): the connection's socket is shut down instead, which ends the query with an error
@@ -30,6 +32,7 @@ import contextlib
 import importlib
 import math
 import os
+import re
 import socket
 import threading
 from collections.abc import Callable
@@ -124,13 +127,10 @@ def _mysql_exchange(sock: socket.socket, target: Target, spec: CheckSpec,
                     timeout: float) -> tuple[bool, str]:
     """Blocking: log in over `sock` (already connected) and run the statement."""
     assert _pymysql is not None
-    cursors = importlib.import_module("pymysql.cursors")
     conn = _pymysql.connections.Connection(
         host=target.host, port=target.port, user=spec.login, password=spec.passwd,
         database=spec.database or None, connect_timeout=timeout, read_timeout=timeout,
         write_timeout=timeout, autocommit=True, defer_connect=True,
-        # Unbuffered: fetching the first row must not pull a whole table into memory.
-        cursorclass=cursors.SSCursor,
     )
     try:
         conn.connect(sock)
@@ -150,7 +150,7 @@ def _mysql_exchange(sock: socket.socket, target: Target, spec: CheckSpec,
         return False, one_line(f"not a MySQL server reply ({type(exc).__name__}: {exc})")
     finally:
         if conn.open:
-            conn.close()  # COM_QUIT; unread rows of the unbuffered result are not drained
+            conn.close()
 
 
 async def _mysql(target: Target, spec: CheckSpec) -> tuple[bool, str]:
@@ -173,12 +173,20 @@ async def _mysql(target: Target, spec: CheckSpec) -> tuple[bool, str]:
 # --- PostgreSQL ------------------------------------------------------------------------
 
 
+_PG_WHERE = re.compile(r'^(?:connection failed: )?connection to server at "[^"]*", port \d+ '
+                       r'failed: ')
+
+
 def _pg_error(exc: Exception) -> str:
     assert _psycopg is not None
-    if isinstance(exc, _psycopg.Error):
-        text = str(exc) or type(exc).__name__
-        return one_line(f"PostgreSQL error: {text}")
-    return one_line(f"not a PostgreSQL server reply ({type(exc).__name__}: {exc})")
+    if not isinstance(exc, _psycopg.Error):
+        return one_line(f"not a PostgreSQL server reply ({type(exc).__name__}: {exc})")
+    # libpq: 'connection to server at "RIP", port N failed: <what>\n\t<hint>': keep <what>.
+    lines = str(exc).splitlines()
+    text = _PG_WHERE.sub("", lines[0] if lines else "") or type(exc).__name__
+    if text.startswith("Connection refused"):
+        return "connection refused"
+    return one_line(f"PostgreSQL error: {text}")
 
 
 async def _pg_query(conn: Any, sql: str) -> tuple[bool, str]:
