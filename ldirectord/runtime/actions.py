@@ -192,7 +192,7 @@ def make_request(inv: Invocation, argv: Sequence[str]) -> Request | int:
         action=action,
         config_arg=config_arg,
         config_path=path,
-        name=instance_name(list(inv.args[:-1])),
+        name=instance_name(list(inv.args)),
         debug="d" in inv.flags,
         dry_run="dry-run" in inv.flags,
         argv=(sys.argv[0] if sys.argv else "ldirectord", *argv),

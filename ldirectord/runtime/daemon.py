@@ -14,14 +14,13 @@ memory table every change is logged as the ipvsadm command it stands for.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ldirectord import COMPAT_VERSION
 from ldirectord.config.model import Config
-from ldirectord.errors import IPVSError, IPVSUnavailable
+from ldirectord.errors import IPVSError
 from ldirectord.ipvs.backend import Backend
 from ldirectord.ipvs.model import Op, Table
 from ldirectord.logsetup import log
@@ -68,30 +67,18 @@ def memory_backend() -> Backend:
     return PrintingBackend(MemoryBackend())
 
 
-def select_backend() -> Backend:
-    """The ipvs package's choice (netlink, else ipvsadm; LDIRECTORD_IPVS forces one)."""
-    for name in ("ldirectord.ipvs.select", "ldirectord.ipvs.dump"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        opener = getattr(module, "open_backend", None)
-        if opener is not None:
-            backend: Backend = opener()
-            return backend
-    raise IPVSUnavailable("no IPVS backend selection available")
-
-
 async def open_daemon_backend(opts: DaemonOptions) -> Backend:
     """The backend for this run; raises IPVSUnavailable when there is none we may use."""
     if opts.dry_run:
         log.info("Dry run: using an in-memory IPVS table, the kernel is not touched")
         return memory_backend()
+    from ldirectord.ipvs.select import open_backend
+
     try:
-        backend = select_backend()
+        backend = await open_backend()
         await backend.read()
         return backend
-    except IPVSUnavailable as exc:
+    except IPVSError as exc:
         if not opts.debug:
             raise
         log.info("No usable IPVS (%s): using an in-memory IPVS table", exc)
