@@ -181,7 +181,10 @@ async def _exchange(plan: _Plan, spec: CheckSpec, tls: TlsClient, slot: _Slot | 
 async def _check(target: Target, spec: CheckSpec, tls: TlsClient | None) -> Result:
     loop = asyncio.get_running_loop()
     started = loop.time()
-    plan = plan_request(target, spec)
+    try:
+        plan = plan_request(target, spec)
+    except ValueError as exc:  # a per-real request URL that yarl cannot parse
+        plan = f"invalid request URL: {exc}"
     if isinstance(plan, str):
         return Result(False, plan, loop.time() - started)
     client = tls or default_client()

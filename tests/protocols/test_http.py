@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from checkers.base import CheckSpec, Result, Target
-from checkers.http import MAX_REDIRECTS, USER_AGENT, check_http, check_http_proxy, check_https
+from checkers.http import (
+    MAX_REDIRECTS,
+    USER_AGENT,
+    check_http,
+    check_http_proxy,
+    check_https,
+    plan_request,
+)
 from ldirectord.config.model import HttpMethod, Service
 from tests.protocols import faults
 from tests.protocols.faults import (
@@ -238,3 +245,48 @@ async def test_cancelled_check_leaves_nothing_behind(service: Service) -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+# --- what is requested, without a server ---------------------------------------------------
+
+V4, V6 = Target("10.0.0.5", 8080), Target("2001:db8::5", 443)
+# (service, target, request, virtualhost, url, Host header, SNI, proxy)
+PLANS = [
+    (Service.HTTP, V4, "/", None, "http://10.0.0.5:8080/", "10.0.0.5", None, None),
+    (Service.HTTP, V4, "/a/b?c=d", None, "http://10.0.0.5:8080/a/b?c=d", "10.0.0.5", None, None),
+    (Service.HTTP, V4, "x.html", "www.example.test", "http://10.0.0.5:8080/x.html",
+     "www.example.test", None, None),
+    (Service.HTTPS, V6, "/", None, "https://[2001:db8::5]/", "[2001:db8::5]", None, None),
+    (Service.HTTPS, V6, "/", "www.example.test", "https://[2001:db8::5]/",
+     "www.example.test", "www.example.test", None),
+    # A per-real absolute URL of the service's scheme is used as it is.
+    (Service.HTTP, V4, "http://192.0.2.7:81/h", None, "http://192.0.2.7:81/h", "192.0.2.7",
+     None, None),
+    (Service.HTTPS, V4, "https://svc.example.test/h", None, "https://svc.example.test/h",
+     "svc.example.test", None, None),
+    # http_proxy: the real is the proxy; Host comes from the URL.
+    (Service.HTTP_PROXY, V6, "http://192.0.2.7/h", "ignored.example.test", "http://192.0.2.7/h",
+     None, None, "http://[2001:db8::5]:443"),
+]
+
+
+@pytest.mark.parametrize(("service", "target", "request_", "vhost", "url", "host_header", "sni",
+                          "proxy"), PLANS)
+def test_plan_request(service: Service, target: Target, request_: str, vhost: str | None,
+                      url: str, host_header: str | None, sni: str | None,
+                      proxy: str | None) -> None:
+    plan = plan_request(target, CheckSpec(service, request=request_, virtualhost=vhost))
+    assert not isinstance(plan, str), plan
+    assert (str(plan.url), plan.host_header, plan.sni) == (url, host_header, sni)
+    assert (str(plan.proxy) if plan.proxy else None) == proxy
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("service", "request_", "detail"), [
+    (Service.HTTP, "http://[zz/x", "invalid request URL"),
+    (Service.HTTP_PROXY, "/relative", "needs an absolute"),
+])
+async def test_unusable_request_is_a_failed_check(service: Service, request_: str,
+                                                  detail: str) -> None:
+    result = await run(service, refused_target(), spec(service, request=request_))
+    assert not result.ok and detail in result.detail, result
