@@ -8,7 +8,8 @@ Rules of this file:
   again as a global line, exactly as the original does.
 - Beyond the original: CRLF line ends are accepted and trailing whitespace is ignored
   (the original takes it into values, where it turns `yes` into an invalid value).
-- A line that is not valid UTF-8 is reported, unless it is a comment.
+- A line that is not valid UTF-8 is reported, unless it is a comment; so is a line longer
+  than MAX_LINE bytes.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
+from typing import Final
 
 _KEY_VALUE = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_-]*)\s*=\s*(.*)", re.DOTALL)
 _BARE_WORD = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_-]*)")
 _VIRTUAL = re.compile(r"virtual6?\s*=")
 _SECTION_INDENT = re.compile(r"( {4,})(\S.*)", re.DOTALL)
 _COMMENT_LINE = re.compile(r"\s*#")
+MAX_LINE: Final = 8192
 
 
 class Kind(Enum):
@@ -100,6 +103,11 @@ def lex(data: bytes) -> Iterator[Line | BadLine]:
         lines.pop()  # the empty piece after the final newline
     in_section = False
     for lineno, raw in lines:
+        if len(raw) > MAX_LINE:
+            # Some value patterns cost quadratic time in the line's length: refuse
+            # absurd lines instead of stalling a reload.
+            yield BadLine(lineno, f"line longer than {MAX_LINE} characters")
+            continue
         text = _decode(raw)
         if text is None:
             if _COMMENT_LINE.match(raw.decode("latin-1")):

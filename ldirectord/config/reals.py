@@ -28,7 +28,8 @@ _REAL = re.compile(
 _FORWARD = re.compile(r"\s+(\w+)(.*)", re.DOTALL)
 _WEIGHT = re.compile(r"\s+(\d+)(?=\s|$)(.*)", re.DOTALL | re.ASCII)
 _REQ_RECV = re.compile(r'\s+"(.*)"[, ]\s*"(.*)"(.*)', re.DOTALL)
-_THRESHOLD = re.compile(r'(.*)\s+(?:"<([lu]):(\d+)>"|([lu]):(\d+))', re.DOTALL | re.ASCII)
+# Searched, not matched with a leading `(.*)`: that would backtrack quadratically.
+_THRESHOLD = re.compile(r'\s(?:"<([lu]):(\d+)>"|([lu]):(\d+))\Z', re.ASCII)
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _HOSTPORT = re.compile(
     r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^\s:\[\]]+))(?::(?P<port>[A-Za-z0-9_-]+))?"
@@ -73,9 +74,9 @@ def _thresholds(rest: str) -> tuple[str, int | None, int | None]:
     """Cut `l:N`/`u:N` (or `"<l:N>"`/`"<u:N>"`) tokens off the end of `rest`."""
     lower: int | None = None
     upper: int | None = None
-    while m := _THRESHOLD.fullmatch(rest):
-        kind = m.group(2) or m.group(4)
-        value = _small_int(m.group(3) or m.group(5), f"threshold {kind}:", MAX_THRESHOLD)
+    while m := _THRESHOLD.search(rest):
+        kind = m.group(1) or m.group(3)
+        value = _small_int(m.group(2) or m.group(4), f"threshold {kind}:", MAX_THRESHOLD)
         if kind == "l":
             if lower is not None:
                 raise Invalid("lower threshold (l:N) given twice")
@@ -84,7 +85,7 @@ def _thresholds(rest: str) -> tuple[str, int | None, int | None]:
             if upper is not None:
                 raise Invalid("upper threshold (u:N) given twice")
             upper = value
-        rest = m.group(1)
+        rest = rest[: m.start()].rstrip()
     return rest, lower, upper
 
 

@@ -1,0 +1,81 @@
+"""Perl regex translation: Perl's matching semantics on raw bytes."""
+
+from __future__ import annotations
+
+import pytest
+
+from ldirectord.config.perlre import PerlRegexError, compile_perl_regex
+
+MATCHES = [
+    # (pattern, subject, matches?)
+    (r"abc\z", b"abc\n", False),
+    (r"abc\z", b"abc", True),
+    (r"abc\Z", b"abc\n", True),
+    (r"abc\Z", b"abc\nx", False),
+    (r"OK$", b"OK\n", True),
+    (r"OK$", b"OK\nmore", False),
+    (r"\AOK", b"xOK", False),
+    (r"a(?i)b|c", b"C", True),
+    (r"a(?i)b|c", b"aB", True),
+    (r"a(?i)b|c", b"AB", False),
+    (r"(?i)server is UP", b"Server Is Up", True),
+    (r"x(?i:Y)z", b"xyz", True),
+    (r"x(?i:Y)z", b"xyZ", False),
+    (r"(?^i:A)b", b"aB", False),
+    (r"\h+", b"a \t b", True),
+    (r"^\h$", b"\n", False),
+    (r"a\vb", b"a\rb", True),
+    (r"a\vb", b"a\x0bb", True),
+    (r"a\Vb", b"a\nb", False),
+    (r"a\Rb", b"a\r\nb", True),
+    (r"a\Nb", b"a\nb", False),
+    (r"\Qa.b*\E+", b"a.b*b**", True),
+    (r"\Qa.b\E", b"axb", False),
+    (r"^[[:digit:]]+$", b"123", True),
+    (r"^[[:alpha:]_]+$", b"ab_c", True),
+    (r"\d", "\u0663".encode(), False),  # Arabic-Indic digit: not \d on bytes
+    (r"\w+", "é".encode(), False),
+    (r"(?i)é", "É".encode(), False),  # no Unicode case folding on bytes, as in Perl
+    (r"caf\x{e9}", b"caf\xe9", True),
+    (r"\x{263A}", "\u263a".encode(), True),
+    (r"(?<word>ab)\k<word>", b"abab", True),
+    (r"(?'w'ab)\k{w}", b"abab", True),
+    (r"(a)(b)\g{-1}\g1", b"abba", True),
+    (r"a++b", b"aaab", True),
+    (r"a++a", b"aaaa", False),  # possessive: no backtracking
+    (r"(?>a+)a", b"aaaa", False),
+    (r"\e\cA", b"\x1b\x01", True),
+    (r"\y\/", b"y/", True),  # unknown letter escape is the letter
+    (r"a(?#comment)b", b"ab", True),
+    (r"[a\-z]", b"-", True),
+    (r"[]a]", b"]", True),
+    (r"HTTP/1\.[01] 200", b"HTTP/1.1 200 OK", True),
+    (r"\d{3}", b"12", False),
+    (r"(?s)a.b", b"a\nb", True),
+    (r"a.b", b"a\nb", False),
+    (r"(?m)^b", b"a\nb", True),
+]
+
+
+@pytest.mark.parametrize(("pattern", "subject", "expected"), MATCHES)
+def test_matches_like_perl(pattern: str, subject: bytes, expected: bool) -> None:
+    assert bool(compile_perl_regex(pattern).search(subject)) is expected
+
+
+@pytest.mark.parametrize("pattern", [
+    "(?{ 1 })", "(??{ 'a' })", "(?R)", "(?1)", "(?&name)", "(?P>name)", r"\G", r"a\Kb",
+    "(?|a|b)", "(*FAIL)", r"\p{L}", r"\X", r"\N{SNOWMAN}", "[[:^alpha:]]", "[[:nope:]]",
+    "(?n)a", "(?a)x", "(", ")", "[a", "*", "a{2,1}", r"(?<=a+)b", "\\", r"\k<nope>",
+])
+def test_unsupported_or_invalid_is_refused(pattern: str) -> None:
+    with pytest.raises(PerlRegexError):
+        compile_perl_regex(pattern)
+
+
+def test_error_is_a_value_error_with_a_reason() -> None:
+    with pytest.raises(ValueError, match="recursion"):
+        compile_perl_regex(r"\((?:[^()]|(?R))*\)")
+
+
+def test_empty_pattern_matches_everything() -> None:
+    assert compile_perl_regex("").search(b"anything")
