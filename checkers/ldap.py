@@ -6,10 +6,12 @@ base, filter `(objectClass=*)`; up iff exactly one entry comes back and, when re
 its DN matches receive. ldaps does not verify certificates.
 
 ldap3's client is synchronous, so it is not used as a client here: its protocol encoder builds
-the three requests and its fast BER decoder reads the replies, over asyncio streams. That
-keeps the check on the event loop (no thread pinned by a hung server), lets cancellation close
-the socket at once, and lets ldaps share the checks' TLS client (handshake slots, session
-reuse, no verification by default; SNI only when `virtualhost` is set).
+the three requests, sent over asyncio streams, and a small BER reader below takes the few
+fields this check judges out of the replies. (ldap3's fast decoder is not used on replies:
+it decodes an INTEGER in time quadratic in its length, so one hostile 256 KiB reply would
+block the event loop for half a minute.) Staying on asyncio pins no thread on a hung server,
+lets cancellation close the socket at once, and lets ldaps share the checks' TLS client
+(handshake slots, session reuse, no verification by default; SNI only with `virtualhost`).
 
 Timeouts (SPEC B §3.6): the whole check is bounded by `checktimeout` (the original's alarm)
 and each step (connect, TLS handshake, each reply) by `negotiatetimeout` (Net::LDAP's
@@ -38,10 +40,10 @@ with warnings.catch_warnings():
     from ldap3.operation.bind import bind_operation
     from ldap3.operation.search import search_operation
     from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp, UnbindRequest
-    from ldap3.utils.asn1 import decode_message_fast, encode
+    from ldap3.utils.asn1 import encode
 
-#: The largest LDAP message read (a root DSE or one entry's DN is a few KiB at most).
-MAX_MESSAGE: Final = 1 << 20
+#: The largest LDAP message read (no attributes are asked for: a reply is a DN or a result).
+MAX_MESSAGE: Final = 64 * 1024
 #: At most this many messages are read in reply to the search (entries, referrals).
 _MAX_MESSAGES: Final = 64
 #: How long a clean close may take before the socket is dropped.
@@ -57,6 +59,12 @@ _SEARCH_ENTRY: Final = 4
 _SEARCH_DONE: Final = 5
 _SEARCH_REFERENCE: Final = 19
 _EXTENDED_RESPONSE: Final = 24
+
+# Universal tags of the BER elements read.
+_INTEGER: Final = 0x02
+_OCTET_STRING: Final = 0x04
+_ENUMERATED: Final = 0x0A
+_SEQUENCE: Final = 0x30
 
 _T = TypeVar("_T")
 
@@ -213,22 +221,65 @@ async def _read_message(reader: asyncio.StreamReader) -> _Reply:
 
 
 def _parse(raw: bytes) -> _Reply:
-    """Pick the fields this check needs from a decoded message, refusing malformed ones."""
-    try:
-        message: dict[str, Any] = decode_message_fast(raw)
-        message_id, op, payload = message["messageID"], message["protocolOp"], message["payload"]
-        if not isinstance(message_id, int) or not isinstance(op, int):
-            raise TypeError
-        if op == _SEARCH_ENTRY:
-            return _Reply(message_id, op, -1, bytes(payload[0][3]))
-        if op == _SEARCH_REFERENCE:
-            return _Reply(message_id, op, -1, b"")
-        code, text = payload[0][3], payload[2][3]
-        if not isinstance(code, int):
-            raise TypeError
-        return _Reply(message_id, op, code, bytes(text))
-    except (IndexError, KeyError, TypeError, ValueError):
-        raise _Down("malformed LDAP reply") from None
+    """Pick the fields this check needs out of one LDAPMessage (RFC 4511 §4.1.1), refusing
+    anything malformed: a bind or search reply, a search entry or reference, or a notice."""
+    tag, start, end = _element(raw, 0, len(raw))
+    if tag != _SEQUENCE:
+        raise _Down("malformed LDAP reply")
+    tag, start, id_end = _element(raw, start, end)
+    if tag != _INTEGER:
+        raise _Down("malformed LDAP reply")
+    message_id = _small_int(raw, start, id_end)
+    tag, start, op_end = _element(raw, id_end, end)
+    if tag & 0xE0 != 0x60:  # protocolOp: [APPLICATION n], constructed
+        raise _Down("malformed LDAP reply")
+    op = tag & 0x1F
+    if op == _SEARCH_REFERENCE:
+        return _Reply(message_id, op, -1, b"")
+    if op == _SEARCH_ENTRY:
+        dn = _octets(raw, start, op_end)
+        return _Reply(message_id, op, -1, raw[dn[0]:dn[1]])
+    # Every other reply starts with the LDAPResult: resultCode, matchedDN, diagnosticMessage.
+    tag, start, code_end = _element(raw, start, op_end)
+    if tag != _ENUMERATED:
+        raise _Down("malformed LDAP reply")
+    code = _small_int(raw, start, code_end)
+    matched = _octets(raw, code_end, op_end)
+    text = _octets(raw, matched[1], op_end)
+    return _Reply(message_id, op, code, raw[text[0]:text[1]])
+
+
+def _element(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """(tag, value start, value end) of the BER element at `pos`, which must end by `end`."""
+    if pos + 2 > end or data[pos] & 0x1F == 0x1F:  # no multi-octet tags in LDAP replies
+        raise _Down("malformed LDAP reply")
+    tag, length = data[pos], data[pos + 1]
+    pos += 2
+    if length & 0x80:
+        octets = length & 0x7F
+        if not 1 <= octets <= 4 or pos + octets > end:
+            raise _Down("malformed LDAP reply")
+        length = int.from_bytes(data[pos:pos + octets], "big")
+        pos += octets
+    if pos + length > end:
+        raise _Down("malformed LDAP reply")
+    return tag, pos, pos + length
+
+
+def _small_int(data: bytes, start: int, end: int) -> int:
+    # Message ids and result codes fit in 4 octets; refusing longer ones also keeps a hostile
+    # reply from costing more than a glance.
+    if not 1 <= end - start <= 4:
+        raise _Down("malformed LDAP reply")
+    return int.from_bytes(data[start:end], "big", signed=True)
+
+
+def _octets(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    """The value span of the OCTET STRING at `pos`."""
+    tag, start, stop = _element(data, pos, end)
+    if tag != _OCTET_STRING:
+        raise _Down("malformed LDAP reply")
+    return start, stop
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:

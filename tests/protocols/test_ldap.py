@@ -48,6 +48,26 @@ KINDS: list[tuple[Service, Checker]] = [(Service.LDAP, check_ldap), (Service.LDA
 BIND_OK = bytes.fromhex("300c02010161070a010004000400")
 
 
+def ber(tag: int, content: bytes) -> bytes:
+    """One BER element (definite length, long form when needed)."""
+    if len(content) < 128:
+        return bytes((tag, len(content))) + content
+    size = len(content).to_bytes(3, "big")
+    return bytes((tag, 0x83)) + size + content
+
+
+#: Replies to search message 2: an entry with this DN, a referral, success.
+ENTRY = ber(0x30, b"\x02\x01\x02" + ber(0x64, ber(0x04, SUFFIX.encode()) + ber(0x30, b"")))
+REFERENCE = ber(0x30, b"\x02\x01\x02" + ber(0x73, ber(0x04, b"ldap://elsewhere/")))
+DONE = ber(0x30, b"\x02\x01\x02" + ber(0x65, b"\x0a\x01\x00\x04\x00\x04\x00"))
+#: An unsolicited notice of disconnection (message 0, extendedResp, unavailable).
+NOTICE = ber(0x30, b"\x02\x01\x00" + ber(0x78, b"\x0a\x01\x34\x04\x00"
+                                         + ber(0x04, b"going away")
+                                         + ber(0x8a, b"1.3.6.1.4.1.1466.20036")))
+#: A bind reply whose message id is a 60 KiB INTEGER.
+HUGE_ID = ber(0x30, ber(0x02, b"\x7f" * 60000) + ber(0x61, b"\x0a\x01\x00\x04\x00\x04\x00"))
+
+
 def spec_for(service: Service, **kw: object) -> CheckSpec:
     base = CheckSpec(service=service, checktimeout=WHOLE, negotiatetimeout=STEP)
     return replace(base, **kw)  # type: ignore[arg-type]
@@ -114,6 +134,19 @@ FAULT_ROWS: list[tuple[str, list[Step], str]] = [
     ("oversized-just-over", [Recv(), oversized(b"0\x83" + (MAX_MESSAGE + 1).to_bytes(3, "big"))],
      "LDAP reply too large"),
     ("bind-then-garbage", [Recv(), Send(BIND_OK), Recv(), garbage()], "not an LDAP reply"),
+    ("huge-integer", [Recv(), Send(HUGE_ID)], "malformed LDAP reply"),
+    ("notice-of-disconnection", [Recv(), Send(NOTICE)],
+     "LDAP server disconnected: unavailable (52): going away"),
+    ("wrong-message-id", [Recv(), Send(BIND_OK.replace(b"\x02\x01\x01", b"\x02\x01\x07"))],
+     "LDAP bind: reply to unknown message 7"),
+    ("search-reply-to-bind", [Recv(), Send(DONE.replace(b"\x02\x01\x02", b"\x02\x01\x01"))],
+     "LDAP bind: unexpected reply"),
+    ("two-entries", [Recv(), Send(BIND_OK), Recv(), Send(ENTRY + ENTRY + DONE)],
+     "LDAP search returned more than one entry"),
+    ("no-entry", [Recv(), Send(BIND_OK), Recv(), Send(REFERENCE + DONE)],
+     "LDAP search returned no entry"),
+    ("endless-references", [Recv(), Send(BIND_OK), Recv(), Send(REFERENCE * 100)],
+     "LDAP search: too many replies"),
 ]
 
 
@@ -191,16 +224,6 @@ async def test_ldaps_with_its_own_tls_client(slapd: Slapd) -> None:
         assert result.ok, result
 
 
-def _ber(tag: int, content: bytes) -> bytes:
-    assert len(content) < 128
-    return bytes((tag, len(content))) + content
-
-
-#: The answer to search message 2: one entry with this DN, then success.
-_ENTRY = _ber(0x30, b"\x02\x01\x02" + _ber(0x64, _ber(0x04, SUFFIX.encode()) + _ber(0x30, b"")))
-_DONE = _ber(0x30, b"\x02\x01\x02" + _ber(0x65, b"\x0a\x01\x00\x04\x00\x04\x00"))
-
-
 @pytest.mark.asyncio
 async def test_ldaps_sni_and_session_reuse() -> None:
     """Against a TLS peer that issues session tickets (OpenSSL): no SNI for an IP literal,
@@ -217,7 +240,7 @@ async def test_ldaps_sni_and_session_reuse() -> None:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         resumed.append(writer.get_extra_info("ssl_object").session_reused)
         try:
-            for answer in (BIND_OK, _ENTRY + _DONE):
+            for answer in (BIND_OK, ENTRY + DONE):
                 head = await reader.readexactly(2)
                 await reader.readexactly(head[1])
                 writer.write(answer)
