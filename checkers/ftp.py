@@ -23,7 +23,21 @@ from checkers.base import CheckSpec, Result, Target
 
 #: Most bytes of the file that are read and matched.
 MAX_BODY = 4 * 1024 * 1024
+#: Most reply lines read in one check (aioftp reads multi-line replies without a bound).
+MAX_REPLY_LINES = 200
 _BLOCK = 64 * 1024
+
+
+class _BoundedClient(aioftp.Client):
+    """An aioftp client that gives up after MAX_REPLY_LINES reply lines."""
+
+    lines_left = MAX_REPLY_LINES
+
+    async def parse_line(self) -> tuple[aioftp.Code, str]:
+        self.lines_left -= 1
+        if self.lines_left < 0:
+            raise ValueError("too many reply lines")
+        return await super().parse_line()
 
 
 def _credentials(spec: CheckSpec) -> tuple[str, str]:
@@ -38,7 +52,7 @@ class _Truncated(Exception):
         self.body = body
 
 
-async def _fetch(client: aioftp.Client, path: str) -> bytes:
+async def _fetch(client: _BoundedClient, path: str) -> bytes:
     body = bytearray()
     async with client.download_stream(path) as stream:
         async for block in stream.iter_by_block(_BLOCK):
@@ -49,7 +63,7 @@ async def _fetch(client: aioftp.Client, path: str) -> bytes:
     return bytes(body)
 
 
-async def _dialog(client: aioftp.Client, target: Target, spec: CheckSpec) -> tuple[bool, str]:
+async def _dialog(client: _BoundedClient, target: Target, spec: CheckSpec) -> tuple[bool, str]:
     await client.connect(target.host, target.port)
     user, passwd = _credentials(spec)
     try:
@@ -83,10 +97,10 @@ async def check_ftp(target: Target, spec: CheckSpec) -> Result:
     loop = asyncio.get_running_loop()
     start = loop.time()
     deadline = start + spec.negotiatetimeout
-    client = aioftp.Client(socket_timeout=spec.negotiatetimeout,
-                           connection_timeout=spec.negotiatetimeout,
-                           path_timeout=spec.negotiatetimeout,
-                           passive_commands=("epsv", "pasv"))
+    client = _BoundedClient(socket_timeout=spec.negotiatetimeout,
+                            connection_timeout=spec.negotiatetimeout,
+                            path_timeout=spec.negotiatetimeout,
+                            passive_commands=("epsv", "pasv"))
     try:
         async with asyncio.timeout_at(deadline):
             ok, detail = await _dialog(client, target, spec)
