@@ -30,7 +30,8 @@ def parse(text: str | bytes, path: str, *, hostname: str | None = None,
 
     `system` resolves names and probes files (default: the real machine).
     """
-    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    # surrogatepass: lone surrogates become bytes that the lexer reports as not UTF-8.
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     return build(data, path, hostname=hostname or default_hostname(),
                  system=system or RealSystem())
 

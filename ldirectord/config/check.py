@@ -35,7 +35,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def check_identity(vs: VirtualService, index: int) -> list[tuple[object, ...]]:
+def check_identity(vs: VirtualService) -> list[tuple[object, ...]]:
     """What makes two checks the same check (the original's real id, SPEC 3.8)."""
     if vs.checktype is CheckType.OFF:
         return []
@@ -58,7 +58,7 @@ def summary(config: Config) -> str:
     """`N virtual services, N real servers, N checks`; a check shared by several virtuals
     (same real, same check) counts once, and `checktype=off` runs none."""
     reals = sum(len(vs.reals) for vs in config.virtuals)
-    checks = {key for i, vs in enumerate(config.virtuals) for key in check_identity(vs, i)}
+    checks = {key for vs in config.virtuals for key in check_identity(vs)}
     return (f"{_plural(len(config.virtuals), 'virtual service')}, "
             f"{_plural(reals, 'real server')}, {_plural(len(checks), 'check')}")
 
