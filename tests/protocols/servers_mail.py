@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -80,11 +81,14 @@ def run_daemon(argv: Sequence[str], ports: Sequence[int], log: Path,
                 time.sleep(0.05)  # polling interval while waiting for readiness
         yield proc
     finally:
-        proc.terminate()
+        # The whole process group: a daemon's children (and a wrapper's) go with it.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
 
 
