@@ -46,8 +46,11 @@ with warnings.catch_warnings():
 MAX_MESSAGE: Final = 64 * 1024
 #: At most this many messages are read in reply to the search (entries, referrals).
 _MAX_MESSAGES: Final = 64
-#: How long a clean close may take before the socket is dropped.
+#: How long a clean close may take before the socket is dropped, and how much of the check's
+#: time it leaves unused (the verdict is known by then: a slow close must not turn it into a
+#: timeout).
 _CLOSE_GRACE: Final = 1.0
+_CLOSE_MARGIN: Final = 0.05
 
 _BIND_ID: Final = 1
 _SEARCH_ID: Final = 2
@@ -124,6 +127,8 @@ async def _check(target: Target, spec: CheckSpec, tls_client: TlsClient | None) 
 async def _exchange(
     target: Target, spec: CheckSpec, tls_client: TlsClient | None
 ) -> tuple[bool, str]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + spec.checktimeout
     step = spec.negotiatetimeout
     reader, writer = await _bounded(asyncio.open_connection(target.host, target.port), step,
                                     "connecting")
@@ -167,7 +172,7 @@ async def _exchange(
         # Whatever went wrong, a polite close could wait on the same misbehaving peer.
         writer.transport.abort()
         raise
-    await _close(writer)
+    await _close(writer, deadline)
 
     if not entries:
         return False, "LDAP search returned no entry"
@@ -282,13 +287,17 @@ def _octets(data: bytes, pos: int, end: int) -> tuple[int, int]:
     return start, stop
 
 
-async def _close(writer: asyncio.StreamWriter) -> None:
+async def _close(writer: asyncio.StreamWriter, deadline: float) -> None:
     """After a good exchange: flush the unbind and close politely (TLS close_notify) if the
-    peer lets us within a moment; always release the socket."""
+    peer lets us within a moment, and never so late that the verdict turns into a timeout;
+    always release the socket."""
+    loop = asyncio.get_running_loop()
+    grace = min(_CLOSE_GRACE, deadline - loop.time() - _CLOSE_MARGIN)
     try:
         writer.close()
-        async with asyncio.timeout(_CLOSE_GRACE):
-            await writer.wait_closed()
+        if grace > 0:
+            async with asyncio.timeout(grace):
+                await writer.wait_closed()
     except (TimeoutError, OSError, ssl.SSLError):
         pass
     finally:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import re
 import ssl
-from dataclasses import replace
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
 
 import pytest
 import trustme
@@ -224,18 +226,27 @@ async def test_ldaps_with_its_own_tls_client(slapd: Slapd) -> None:
         assert result.ok, result
 
 
-@pytest.mark.asyncio
-async def test_ldaps_sni_and_session_reuse() -> None:
-    """Against a TLS peer that issues session tickets (OpenSSL): no SNI for an IP literal,
-    the virtualhost as SNI when set, and the second check of a server resumes the session.
-    slapd cannot show this (its GnuTLS build issues no tickets), so a scripted LDAP peer
-    behind Python's TLS server answers the bind and the search."""
+@dataclass
+class TlsPeer:
+    """What the scripted LDAPS peer saw: the SNI and whether the session was resumed."""
+
+    target: Target
+    names: list[str | None] = field(default_factory=list)
+    resumed: list[bool] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def tls_ldap_peer(*, ignore_close: bool = False) -> AsyncIterator[TlsPeer]:
+    """A scripted LDAP peer behind Python's TLS server (OpenSSL: it issues session tickets)
+    answering the bind and the search; with `ignore_close` it then stops reading, so the
+    client's close_notify is never answered."""
     ca = trustme.CA()
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1", "ldap.test").configure_cert(server_ctx)
     names: list[str | None] = []
     resumed: list[bool] = []
     server_ctx.sni_callback = lambda _obj, name, _ctx: names.append(name)
+    release = asyncio.Event()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         resumed.append(writer.get_extra_info("ssl_object").session_reused)
@@ -244,25 +255,48 @@ async def test_ldaps_sni_and_session_reuse() -> None:
                 head = await reader.readexactly(2)
                 await reader.readexactly(head[1])
                 writer.write(answer)
-            await reader.read()  # the unbind, then EOF
+            if ignore_close:
+                writer.transport.pause_reading()
+                await release.wait()
+            else:
+                await reader.read()  # the unbind, then EOF
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
-            writer.close()
+            writer.transport.abort()
 
-    client = TlsClient()
-    check = functools.partial(check_ldaps, tls=client)
-    async with no_leaks():
-        server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_ctx)
-        target = Target("127.0.0.1", server.sockets[0].getsockname()[1])
-        try:
-            for virtualhost in (None, None, "ldap.test"):
-                spec = spec_for(Service.LDAPS, request=f"/{SUFFIX}", virtualhost=virtualhost)
-                result = await run_check(check, target, spec, bound=BOUND, guard=False)
-                assert result.ok, result
-                assert result.detail == f"LDAP entry {SUFFIX}"
-        finally:
-            server.close()
-            await server.wait_closed()
-    assert names == [None, None, "ldap.test"]
-    assert resumed == [False, True, False]  # a session is kept per (host, port, SNI)
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_ctx)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        yield TlsPeer(Target("127.0.0.1", port), names, resumed)
+    finally:
+        release.set()
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.asyncio
+async def test_ldaps_sni_and_session_reuse() -> None:
+    """No SNI for an IP literal, the virtualhost as SNI when set, and the second check of a
+    server resumes the TLS session. slapd cannot show this (its GnuTLS build issues no
+    session tickets), so a scripted peer behind Python's TLS server stands in."""
+    check = functools.partial(check_ldaps, tls=TlsClient())
+    async with no_leaks(), tls_ldap_peer() as peer:
+        for virtualhost in (None, None, "ldap.test"):
+            spec = spec_for(Service.LDAPS, request=f"/{SUFFIX}", virtualhost=virtualhost)
+            result = await run_check(check, peer.target, spec, bound=BOUND, guard=False)
+            assert result.ok, result
+            assert result.detail == f"LDAP entry {SUFFIX}"
+    assert peer.names == [None, None, "ldap.test"]
+    assert peer.resumed == [False, True, False]  # a session is kept per (host, port, SNI)
+
+
+@pytest.mark.asyncio
+async def test_unanswered_close_does_not_turn_success_into_timeout() -> None:
+    """The verdict is in once the search is done: a peer that never answers the TLS
+    close_notify costs at most the rest of checktimeout, and the check stays up."""
+    spec = spec_for(Service.LDAPS, request=f"/{SUFFIX}", checktimeout=0.6,
+                    negotiatetimeout=0.5)
+    async with no_leaks(), tls_ldap_peer(ignore_close=True) as peer:
+        result = await run_check(check_ldaps, peer.target, spec, bound=1.1, guard=False)
+    assert result.ok, result
