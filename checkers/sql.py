@@ -35,7 +35,7 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -241,7 +241,7 @@ async def _pgsql(target: Target, spec: CheckSpec) -> tuple[bool, str]:
 
 
 async def _check(target: Target, spec: CheckSpec, driver: ModuleType | None, extra: str,
-                 exchange: Callable[[Target, CheckSpec], Any]) -> Result:
+                 exchange: Callable[[Target, CheckSpec], Awaitable[tuple[bool, str]]]) -> Result:
     loop = asyncio.get_running_loop()
     start = loop.time()
     if not spec.login or not sql_of(spec):

@@ -128,3 +128,31 @@ async def test_refused(host: str) -> None:
         result = await run(refused_target(host), BASE)
     assert not result.ok
     assert result.detail == "connection refused"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+async def test_cancelled_check_releases_everything(mariadb_server: SqlServer, host: str) -> None:
+    """The daemon cancels checks on reload and stop: nothing may stay open or running.
+
+    0.8 s is long enough for the login to be over, so the query is what gets interrupted.
+    """
+    loop = asyncio.get_running_loop()
+    hung = replace(BASE, request="/SELECT SLEEP(10)", negotiatetimeout=30)
+    async with no_leaks():
+        start = loop.time()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(check_mysql(Target(host, mariadb_server.port), hung), 0.8)
+        assert loop.time() - start < 2.0
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+async def test_cancelled_connect_releases_everything(host: str) -> None:
+    """The daemon cancels checks on reload and stop: nothing may stay open or running."""
+    loop = asyncio.get_running_loop()
+    async with no_leaks(), scripted_server(BLACKHOLE, host=host) as target:
+        start = loop.time()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(check_mysql(target, replace(BASE, negotiatetimeout=30)), 0.3)
+        assert loop.time() - start < 1.5

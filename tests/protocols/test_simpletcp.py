@@ -170,3 +170,19 @@ async def test_udp_peers(host: str, answer: object, ok: bool, detail: str) -> No
     assert result.ok is ok, result
     assert result.detail == detail
     assert peer.received == [b"HELLO\nWORLD\n"]  # sent once: the request may not be idempotent
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("protocol", [Protocol.TCP, Protocol.UDP])
+async def test_cancelled_check_releases_everything(host: str, protocol: Protocol) -> None:
+    """The daemon cancels checks on reload and stop: nothing may stay open or running."""
+    loop = asyncio.get_running_loop()
+    spec = replace(BASE, protocol=protocol, negotiatetimeout=30)
+    async with no_leaks(), scripted_server(BLACKHOLE, host=host) as tcp, \
+            udp_peer(lambda _: [], host=host) as udp:
+        target = tcp if protocol is Protocol.TCP else udp.target
+        start = loop.time()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(check_simpletcp(target, spec), 0.3)
+        assert loop.time() - start < 1.5

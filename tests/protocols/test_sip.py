@@ -216,3 +216,19 @@ async def test_refused(host: str, protocol: Protocol) -> None:
         result = await run(target, replace(BASE, protocol=protocol))
     assert not result.ok
     assert result.detail == "connection refused"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("protocol", [Protocol.TCP, Protocol.UDP])
+async def test_cancelled_check_releases_everything(host: str, protocol: Protocol) -> None:
+    """The daemon cancels checks on reload and stop: nothing may stay open or running."""
+    loop = asyncio.get_running_loop()
+    spec = replace(BASE, protocol=protocol, negotiatetimeout=30)
+    async with no_leaks(), scripted_server(BLACKHOLE, host=host) as tcp, \
+            udp_peer(lambda _: [], host=host) as udp:
+        target = tcp if protocol is Protocol.TCP else udp.target
+        start = loop.time()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(check_sip(target, spec), 0.3)
+        assert loop.time() - start < 1.5
