@@ -19,7 +19,7 @@ import pytest
 from checkers.base import Target
 from tests.protocols.servers_ldap import daemon, free_port_both
 
-ZONE = "f1.test"
+ZONE = "lb.test"
 WWW = f"www.{ZONE}"  # A 10.1.2.3, AAAA fd00::7 (and the PTRs for both)
 WWW_V4 = "10.1.2.3"
 WWW_V6 = "fd00::7"

@@ -1,4 +1,4 @@
-"""A real slapd for the LDAP/LDAPS checker tests, and the daemon helpers the F1 fixtures share.
+"""A real slapd for the LDAP/LDAPS checker tests, and helpers the DNS and RADIUS tests share.
 
 slapd runs from a throwaway slapd.conf (mdb database, a two-entry tree and a bind user), on
 free ports of 127.0.0.1 and ::1, plain and TLS (a self-signed certificate from trustme).

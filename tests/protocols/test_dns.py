@@ -74,7 +74,7 @@ SERVER_ROWS = [
     ("aaaa-by-receive", f"/{WWW}", "fd00::7", True, f"answer {WWW_V6}"),
     ("aaaa-only-name", f"/{V6ONLY}", None, True, f"answer {V6ONLY_V6}"),
     ("aaaa-only-name-receive", f"/{V6ONLY}", "^fd00::9$", True, f"answer {V6ONLY_V6}"),
-    ("ptr-v4", f"/{WWW_V4}", r"www\.f1\.test", True, f"answer {WWW}"),
+    ("ptr-v4", f"/{WWW_V4}", r"www\.lb\.test", True, f"answer {WWW}"),
     ("ptr-v6", f"/{WWW_V6}", "^www", True, f"answer {WWW}"),
     ("ptr-any-answer", f"/{WWW_V4}", None, True, f"answer {WWW}"),
     ("wrong-receive", f"/{WWW}", r"^10\.9\.9\.9$", False, MISMATCH),
