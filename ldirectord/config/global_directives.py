@@ -132,7 +132,10 @@ def _logfile(g: Globals, line: Line, ctx: GlobalContext) -> None:
 
 
 def _execute(g: Globals, line: Line, ctx: GlobalContext) -> None:
-    g.execute[cv.nonempty(line.value, "no configuration name specified for execute")] = None
+    # The original hands the value to a shell, which removes enclosing quotes; the
+    # manual writes it quoted. We run it without a shell, so the quotes go here.
+    name = cv.optionally_quoted(line.value)
+    g.execute[cv.nonempty(name, "no configuration name specified for execute")] = None
 
 
 def _supervised(g: Globals, line: Line, ctx: GlobalContext) -> None:
