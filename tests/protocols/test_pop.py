@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ssl
 from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
+import trustme
 
+from checkers._dialog import check_dialog, connect
 from checkers.base import CheckSpec, Target
-from checkers.pop import check_pop, check_pops
+from checkers.pop import check_pop, check_pops, pop_dialog
+from checkers.tls import TlsClient
 from ldirectord.config.model import Service
 from tests.protocols.faults import (
     BLACKHOLE,
@@ -18,6 +24,7 @@ from tests.protocols.faults import (
     Stall,
     Step,
     garbage,
+    no_leaks,
     oversized,
     refused_target,
 )
@@ -60,19 +67,46 @@ async def test_dovecot(dovecot: Dovecot, host: str, tls: bool, spec: CheckSpec, 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("host", HOSTS)
-async def test_pops_session_is_resumed(dovecot: Dovecot, host: str) -> None:
-    import checkers.tls
-    from checkers.tls import TlsClient
-
+async def test_pops_session_is_kept_and_reused(dovecot: Dovecot, host: str) -> None:
     client = TlsClient()
-    original, checkers.tls._default = checkers.tls._default, client
-    try:
-        target = Target(host, dovecot.pop3s)
-        assert (await bounded_check(check_pops, target, USER)).ok
+    target = Target(host, dovecot.pop3s)
+    for _ in range(2):
+        async with no_leaks():
+            result = await check_dialog(target, USER, pop_dialog(TEST_USER, TEST_PASSWORD),
+                                        name="POPS", tls=True, client=client)
+        assert result.ok, result
         assert client.session_for(host, dovecot.pop3s) is not None
-        assert (await bounded_check(check_pops, target, USER)).ok
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", HOSTS)
+async def test_tls_session_is_resumed_where_the_server_allows(host: str) -> None:
+    # dovecot starts a login process per connection, so it cannot resume sessions; a TLS
+    # server that keeps its ticket key (here Python's own) shows that checks resume them.
+    cert = trustme.CA().issue_cert("pop.ldirectord.test")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ctx)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"+OK ready\r\n")
+        with contextlib.suppress(OSError):
+            await writer.drain()
+            await reader.read(100)
+        writer.close()
+
+    server = await asyncio.start_server(serve, host, 0, ssl=server_ctx)
+    client = TlsClient()
+    target = Target(host, server.sockets[0].getsockname()[1])
+    reused = []
+    try:
+        for _ in range(3):
+            async with no_leaks(), connect(target, ANON, tls=True, client=client) as channel:
+                assert await channel.readline() == b"+OK ready\r\n"
+                reused.append(channel.writer.get_extra_info("ssl_object").session_reused)
     finally:
-        checkers.tls._default = original
+        server.close()
+        await server.wait_closed()
+    assert reused == [False, True, True]
 
 
 @pytest.mark.asyncio
