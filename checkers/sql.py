@@ -125,7 +125,11 @@ async def _in_thread(work: Callable[[], T], abort: Callable[[], None], name: str
 
 def _mysql_exchange(sock: socket.socket, target: Target, spec: CheckSpec,
                     timeout: float) -> tuple[bool, str]:
-    """Blocking: log in over `sock` (already connected) and run the statement."""
+    """Blocking: log in over `sock` (already connected) and run the statement.
+
+    The thread owns `sock` from here on and closes it, so the loop never closes a file
+    descriptor another thread may still be blocked on.
+    """
     assert _pymysql is not None
     conn = _pymysql.connections.Connection(
         host=target.host, port=target.port, user=spec.login, password=spec.passwd,
@@ -151,6 +155,7 @@ def _mysql_exchange(sock: socket.socket, target: Target, spec: CheckSpec,
     finally:
         if conn.open:
             conn.close()
+        sock.close()
 
 
 async def _mysql(target: Target, spec: CheckSpec) -> tuple[bool, str]:
@@ -162,12 +167,13 @@ async def _mysql(target: Target, spec: CheckSpec) -> tuple[bool, str]:
         await loop.sock_connect(sock, (target.host, target.port))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(True)
-        # Per-operation timeouts as a second line of defence; the deadline is ours.
-        timeout = spec.negotiatetimeout
-        return await _in_thread(lambda: _mysql_exchange(sock, target, spec, timeout),
-                                lambda: _shutdown(sock), "mysql-check")
-    finally:
+    except BaseException:
         sock.close()
+        raise
+    # Per-operation timeouts as a second line of defence; the deadline is ours.
+    timeout = spec.negotiatetimeout
+    return await _in_thread(lambda: _mysql_exchange(sock, target, spec, timeout),
+                            lambda: _shutdown(sock), "mysql-check")
 
 
 # --- PostgreSQL ------------------------------------------------------------------------
