@@ -95,7 +95,10 @@ class _Builder:
 
     def stray_line(self, line: Line) -> None:
         label = cv.label(line.text)
-        if line.indent < 4:
+        if line.indent == 0:
+            self.error(line.lineno, f"{label}: starts with a whitespace character other "
+                       "than space or TAB; global directives must start in column 0")
+        elif line.indent < 4:
             self.error(line.lineno, f"{label}: indented by {line.indent} "
                        f"space{'s' if line.indent != 1 else ''}: lines of a virtual section "
                        "must be indented by at least 4 spaces or a TAB, global directives "
