@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 
@@ -64,7 +65,7 @@ def test_service_keys() -> None:
         ({"ops": True}, ServiceAttrs()),  # -o only for UDP
     ],
 )
-def test_service_attrs(kwargs: dict[str, object], expected: ServiceAttrs) -> None:
+def test_service_attrs(kwargs: dict[str, Any], expected: ServiceAttrs) -> None:
     assert service_attrs(virtual(**kwargs)) == expected
 
 
