@@ -160,6 +160,10 @@ class Controller:
                 self.maintenance.discard(rid)
             health, events = engine.observe_check(check, before, outcome.result.ok,
                                                   maintenance=outcome.maintenance)
+            log.debug("check %s (%s): %s, %s in %.3fs", check.id.server, check.virtual.vid,
+                      "up" if outcome.result.ok and not outcome.maintenance else "down",
+                      MAINTENANCE_MESSAGE if outcome.maintenance else outcome.result.detail,
+                      outcome.result.elapsed)
             self.health[rid] = health
             for event in events:
                 self._emit(event)

@@ -26,6 +26,7 @@ from ldirectord.ipvs.model import Op, Table
 from ldirectord.logsetup import log
 from ldirectord.runtime import pidfile
 from ldirectord.runtime.daemonize import Readiness, daemonize
+from ldirectord.runtime.effects import alerts_for
 
 EXIT_NO_IPVS = 2
 
@@ -95,7 +96,8 @@ async def serve(config: Config, opts: DaemonOptions, readiness: Readiness) -> in
         log.info("Could not open IPVS: %s", exc)
         readiness.failed(EXIT_NO_IPVS)
         return EXIT_NO_IPVS
-    supervisor = Supervisor(config, backend, opts, on_ready=readiness.ready)
+    supervisor = Supervisor(config, backend, opts, on_ready=readiness.ready,
+                            alerts=alerts_for(config))
     try:
         return await supervisor.run()
     finally:

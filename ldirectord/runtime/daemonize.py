@@ -54,7 +54,11 @@ def _wait_parent(rfd: int, timeout: float) -> int:
         readable, _, _ = select.select([rfd], [], [], left)
         if readable:
             data = os.read(rfd, 1)
-            return data[0] if data else 1
+            code = data[0] if data else 1
+            if code != 0:
+                sys.stderr.write(f"ldirectord: the daemon did not start (exit status {code}); "
+                                 "see its log\n")
+            return code
 
 
 def _to_devnull() -> None:

@@ -53,6 +53,13 @@ class LoggingAlerts:
         pass
 
 
+def alerts_for(config: Config) -> Alerts:
+    """The alerts the daemon uses: the seam where an e-mail implementation plugs in."""
+    alerts = LoggingAlerts()
+    alerts.configure(config)
+    return alerts
+
+
 async def run_shell_command(command: str, args: tuple[str, ...]) -> int:
     """`/bin/sh -c '<command> "$@"' sh *args`; logs the original's failure line; returns status."""
     try:

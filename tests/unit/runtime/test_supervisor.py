@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from ldirectord.config.model import ConfigMessage
+from ldirectord.config.model import ConfigMessage, DaemonState, VirtualService
 from ldirectord.errors import ConfigError
 from ldirectord.ipvs.model import DestAttrs, DestKey, Method, ServiceAttrs, ServiceEntry
+from ldirectord.runtime.effects import LoggingAlerts
+from ldirectord.runtime.maintenance import Maintenance
 from tests.unit.runtime.fakeclock import settle
 from tests.unit.runtime.harness import KEY, Harness, config, virtual
 
@@ -264,3 +268,88 @@ async def test_start_keeps_reals_in_service_and_purges_unknown(
     assert await h.table() == {"10.0.0.2:80": 1, "10.0.0.3:80": 1}
     assert h.take_lines() == [ADD_3]
     await h.stop()
+
+
+@pytest.mark.asyncio
+async def test_monitor_file_gets_one_line_per_result(caplog: pytest.LogCaptureFixture,
+                                                     tmp_path: Path) -> None:
+    monitor = tmp_path / "monitor"
+    h = Harness(config(virtual("10.0.0.2", monitorfile=str(monitor))), caplog)
+    await h.start()
+    await h.clock.advance(0)
+    h.script.up["10.0.0.2"] = False
+    await h.clock.advance(5)
+    await h.stop()
+    await h.sup.controller.monitors.drain()
+    lines = monitor.read_text().splitlines()
+    assert len(lines) == 2
+    assert re.fullmatch(rf"\[[^]]+\] \[{os.getpid()}\] negotiate http tcp 10\.0\.0\.2 80 .*"
+                        r"\[up\] up", lines[0])
+    assert lines[1].endswith("[down] HTTP 503")
+
+
+@pytest.mark.asyncio
+async def test_maintenance_forces_down_and_back(caplog: pytest.LogCaptureFixture,
+                                                tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    maint: set[tuple[str, int]] = set()
+
+    async def match(self: Maintenance, host: str, port: int) -> str | None:
+        return f"{host}:{port}" if (host, port) in maint else None
+
+    monkeypatch.setattr(Maintenance, "match", match)
+    h = Harness(config(virtual("10.0.0.2", "10.0.0.3", failurecount=3),
+                       maintenancedir=str(tmp_path)), caplog)
+    await h.start()
+    await h.clock.advance(0)
+    h.take_lines()
+    maint.add(("10.0.0.2", 80))
+    await h.clock.advance(5)
+    # Forced down at once, despite failurecount=3; nothing but the table change is logged.
+    assert await h.table() == {"10.0.0.3:80": 1}
+    assert h.take_lines() == [DEL_2]
+    maint.clear()
+    await h.clock.advance(5)
+    assert await h.table() == {"10.0.0.3:80": 1, "10.0.0.2:80": 1}
+    await h.stop()
+
+
+@pytest.mark.asyncio
+async def test_alerts_receive_the_mailed_events_with_the_daemon_state(
+        caplog: pytest.LogCaptureFixture) -> None:
+    got: list[tuple[str, str]] = []
+
+    class Recorder(LoggingAlerts):
+        def event(self, event: object, virtual: VirtualService | None,
+                  state: DaemonState) -> None:
+            got.append((event.mail_subject, state.value))  # type: ignore[attr-defined]
+
+    h = Harness(config(virtual("10.0.0.2", "10.0.0.3")), caplog)
+    h.sup.alerts = h.sup.controller.alerts = Recorder()
+    await h.start()
+    await h.clock.advance(0)
+    h.script.up["10.0.0.2"] = False
+    await h.clock.advance(5)
+    await h.stop()
+    assert (ADD_2, "starting") in got
+    assert (DEL_2, "running") in got
+    assert ("Purged real server (stop): 10.0.0.3:80 (10.0.0.1:80)", "stopping") in got
+    assert not [s for s, _ in got if "virtual server" in s]  # never mailed
+
+
+@pytest.mark.asyncio
+async def test_maintenance_lookup_in_a_real_directory(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    async def no_rdns(self: Maintenance, host: str) -> str | None:
+        return "web1.example.com" if host == "10.0.0.4" else None
+
+    monkeypatch.setattr(Maintenance, "reverse_name", no_rdns)
+    m = Maintenance(str(tmp_path))
+    assert await m.match("10.0.0.2", 80) is None
+    (tmp_path / "10.0.0.2").touch()
+    (tmp_path / "[2001:db8::2]:443").touch()
+    (tmp_path / "web1").touch()
+    assert await m.match("10.0.0.2", 80) == "10.0.0.2"
+    assert await m.match("2001:db8::2", 443) == "[2001:db8::2]:443"
+    assert await m.match("2001:db8::2", 80) is None
+    assert await m.match("10.0.0.4", 80) == "web1"
