@@ -28,6 +28,7 @@ import contextlib
 import os
 import random
 import signal
+import traceback
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -173,15 +174,22 @@ class Supervisor:
             self._set_maintenance()
             if self._on_ready is not None:
                 self._on_ready()
-            async with asyncio.TaskGroup() as tg:
-                self._tg = tg
-                self._start_loops()
-                self._spawn(self._alert_ticker(), "alerts")
-                self._spawn(ConfigWatch(self.clock, self).run(), "config-watch")
-                for name in self.config.execute:
-                    self._spawn(run_child(name, "start"), f"execute {name}")
-                signame = await self._control()
-                self._cancel_all()
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    self._tg = tg
+                    self._start_loops()
+                    self._spawn(self._alert_ticker(), "alerts")
+                    self._spawn(ConfigWatch(self.clock, self).run(), "config-watch")
+                    for name in self.config.execute:
+                        self._spawn(run_child(name, "start"), f"execute {name}")
+                    signame = await self._control()
+                    self._cancel_all()
+            except Exception as exc:  # a bug of ours: say so, clean up, exit 1
+                log.info("Internal error, stopping: %s", exc)
+                log.debug("%s", "".join(traceback.format_exception(exc)).rstrip())
+                self.exit_code = 1
+                await self._shutdown(None)
+                return self.exit_code
             await self._shutdown(signame)
             return self.exit_code
         finally:
@@ -332,7 +340,7 @@ class Supervisor:
         if old.execute or new.execute:
             self._spawn(reload_children(old.execute, new.execute), "execute")
 
-    async def _shutdown(self, signame: str) -> None:
+    async def _shutdown(self, signame: str | None) -> None:
         self._stopping = True
         self.controller.state = DaemonState.STOPPING
         for name in self.config.execute:
@@ -341,7 +349,8 @@ class Supervisor:
         await asyncio.shield(self.controller.stop())
         await self.controller.fallbacks.drain()
         await self.controller.monitors.drain()
-        log.info("Linux Director Daemon terminated on signal: %s", signame)
+        if signame is not None:
+            log.info("Linux Director Daemon terminated on signal: %s", signame)
 
     async def _alert_ticker(self) -> None:
         while True:

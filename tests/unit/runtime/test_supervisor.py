@@ -353,3 +353,21 @@ async def test_maintenance_lookup_in_a_real_directory(tmp_path: Path,
     assert await m.match("2001:db8::2", 443) == "[2001:db8::2]:443"
     assert await m.match("2001:db8::2", 80) is None
     assert await m.match("10.0.0.4", 80) == "web1"
+
+
+@pytest.mark.asyncio
+async def test_a_controller_bug_cleans_up_and_exits_1(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness(config(virtual("10.0.0.2")), caplog)
+    await h.start()
+    await h.clock.advance(0)
+    assert await h.table() == {"10.0.0.2:80": 1}
+
+    async def broken(batch: object) -> None:
+        raise RuntimeError("controller bug")
+
+    h.sup.controller.observe = broken  # type: ignore[method-assign]
+    await h.clock.advance(5)
+    assert h.task is not None
+    assert await h.task == 1
+    assert "Internal error, stopping: " in "\n".join(h.lines())
+    assert await h.backend.read() == {}  # cleanstop still ran
