@@ -381,3 +381,20 @@ def test_debug_mode_runs_in_the_foreground_on_the_memory_table(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_execute_sub_instances_follow_the_parent(tmp_path: Path, _rundir: Path, listener: int,
+                                                 daemon_cleanup: None,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LDIRECTORD_IPVS", "memory")  # inherited by the sub-instance
+    child = write_config(tmp_path, listener, name="child.cf")
+    parent = write_config(tmp_path, listener, extra=f"execute={child}\n")
+    assert run(str(parent), "start").returncode == 0
+    wait_for(lambda: pid_file(_rundir, "child.cf").exists(), "the sub-instance")
+    status = run(str(parent), "status")
+    assert status.returncode == 0
+    assert f"ldirectord for {parent} is running" in status.stderr
+    assert f"ldirectord for {child} is running" in status.stderr
+    assert run(str(parent), "stop").returncode == 0
+    assert not pid_file(_rundir, "child.cf").exists()  # stopped before the parent exits
+    assert not pid_file(_rundir).exists()
