@@ -220,7 +220,8 @@ async def _open_tls(target: Target, spec: CheckSpec, client: TlsClient
                 target.host, target.port, limit=MAX_LINE,
                 ssl=cast(ssl.SSLContext, context),
                 server_hostname=spec.virtualhost or "",
-                ssl_handshake_timeout=spec.negotiatetimeout)
+                # the check's own deadline, not asyncio's, ends a stalled handshake
+                ssl_handshake_timeout=spec.negotiatetimeout + 1)
         except OSError:
             client.forget(target.host, target.port)  # never retry with a session that failed
             raise

@@ -222,14 +222,22 @@ local_interfaces = <; 127.0.0.1 ; ::1
 daemon_smtp_ports = {port}
 acl_smtp_rcpt = accept
 tls_advertise_hosts =
+# log sessions that end without mail, with the client's EHLO/HELO name
+log_selector = +smtp_no_mail
 begin routers
 begin transports
 """
 
 
+@dataclass(frozen=True)
+class Exim:
+    port: int
+    mainlog: Path
+
+
 @pytest.fixture(scope="module")
-def exim() -> Iterator[int]:
-    """exim4 accepting SMTP on the returned port (both loopbacks); no mail is delivered."""
+def exim() -> Iterator[Exim]:
+    """exim4 accepting SMTP on both loopbacks; no mail is delivered."""
     exim_bin = shutil.which("exim4") or shutil.which("exim")
     if exim_bin is None:
         pytest.fail("exim4 is not installed (tests/deps/apt-mail.txt lists exim4-daemon-light)")
@@ -244,7 +252,7 @@ def exim() -> Iterator[int]:
         for p in (d, d / "spool"):
             shutil.chown(p, user=logdir_owner, group=logdir_owner)
         with run_daemon([exim_bin, "-bdf", "-C", str(conf)], [port], d / "stdout.log"):
-            yield port
+            yield Exim(port, d / "mainlog")
 
 
 async def bounded_check(checker: Checker, target: Target, spec: CheckSpec, *,

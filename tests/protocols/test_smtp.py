@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import Sequence
 
 import pytest
 
-from checkers.base import CheckSpec, Target
+from checkers.base import Checker, CheckSpec, Target
 from checkers.smtp import check_smtp, check_submission
 from ldirectord.config.model import Service
 from tests.protocols.faults import (
@@ -20,7 +22,7 @@ from tests.protocols.faults import (
     oversized,
     refused_target,
 )
-from tests.protocols.servers_mail import bounded_check, exim, misbehaving_check
+from tests.protocols.servers_mail import Exim, bounded_check, exim, misbehaving_check
 
 __all__ = ["exim"]  # the fixture, imported for the tests below
 
@@ -31,11 +33,22 @@ SPEC = CheckSpec(Service.SMTP, negotiatetimeout=1.0)
 @pytest.mark.asyncio
 @pytest.mark.parametrize("host", HOSTS)
 @pytest.mark.parametrize("checker", [check_smtp, check_submission], ids=["smtp", "submission"])
-async def test_exim(exim: int, host: str, checker: object) -> None:
-    check = check_smtp if checker is check_smtp else check_submission
-    result = await bounded_check(check, Target(host, exim), SPEC)
+async def test_exim(exim: Exim, host: str, checker: Checker) -> None:
+    result = await bounded_check(checker, Target(host, exim.port), SPEC)
     assert result.ok, result
     assert result.detail.startswith("SMTP 250 mx.ldirectord.test Hello "), result
+
+
+@pytest.mark.asyncio
+async def test_ehlo_name_is_the_local_host_name(exim: Exim) -> None:
+    assert (await bounded_check(check_smtp, Target("127.0.0.1", exim.port), SPEC)).ok
+    # exim logs "no MAIL in SMTP connection from (<EHLO name>) [127.0.0.1]" once the
+    # session is over: wait for that line.
+    needle = f"({socket.gethostname()}) [127.0.0.1]"
+    deadline = asyncio.get_running_loop().time() + 5
+    while needle not in exim.mainlog.read_text(errors="replace"):
+        assert asyncio.get_running_loop().time() < deadline, exim.mainlog.read_text()
+        await asyncio.sleep(0.05)
 
 
 @pytest.mark.asyncio
