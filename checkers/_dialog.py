@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -227,7 +226,7 @@ async def _open_tls(target: Target, spec: CheckSpec, client: TlsClient
             raise
 
 
-@asynccontextmanager
+@contextlib.asynccontextmanager
 async def connect(target: Target, spec: CheckSpec, *, tls: bool,
                   client: TlsClient | None = None) -> AsyncIterator[StreamChannel]:
     """Open a connection (implicit TLS if `tls`) as a StreamChannel; closed on exit.
