@@ -62,6 +62,10 @@ class PrintingBackend:
         await self.inner.close()
 
 
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
 def memory_backend() -> Backend:
     from ldirectord.ipvs.memory import MemoryBackend
 
@@ -82,7 +86,7 @@ async def open_daemon_backend(opts: DaemonOptions) -> Backend:
     except IPVSError as exc:
         if not opts.debug:
             raise
-        log.info("No usable IPVS (%s): using an in-memory IPVS table", exc)
+        log.info("No usable IPVS (%s): using an in-memory IPVS table", _one_line(exc))
         return memory_backend()
 
 
@@ -93,7 +97,7 @@ async def serve(config: Config, opts: DaemonOptions, readiness: Readiness) -> in
     try:
         backend = await open_daemon_backend(opts)
     except IPVSError as exc:
-        log.info("Could not open IPVS: %s", exc)
+        log.info("Could not open IPVS: %s", _one_line(exc))
         readiness.failed(EXIT_NO_IPVS)
         return EXIT_NO_IPVS
     supervisor = Supervisor(config, backend, opts, on_ready=readiness.ready,
