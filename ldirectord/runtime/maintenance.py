@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 _SHORT = re.compile(r"^([a-z][a-z0-9-]+)\.")
 RDNS_TIMEOUT = 2.0
 RDNS_TTL = 60.0
+#: The directory is listed at most this often; all checks in between share the listing.
+LISTING_TTL = 0.5
 
 
 def candidate_names(host: str, port: int, rdns: str | None) -> list[str]:
@@ -34,10 +36,23 @@ def candidate_names(host: str, port: int, rdns: str | None) -> list[str]:
 
 @dataclass
 class Maintenance:
-    """Looks up the maintenance directory; `now` is injected so tests control the cache."""
+    """Looks up the maintenance directory, caching its listing briefly and reverse names longer."""
 
     directory: str
     _cache: dict[str, tuple[float, str | None]] = field(default_factory=dict)
+    _listing: tuple[float, frozenset[str]] | None = None
+
+    async def names(self) -> frozenset[str]:
+        """The directory's entries (empty if it cannot be read), from a short-lived cache."""
+        now = asyncio.get_running_loop().time()
+        if self._listing is not None and now - self._listing[0] < LISTING_TTL:
+            return self._listing[1]
+        try:
+            present = frozenset(await asyncio.to_thread(os.listdir, self.directory))
+        except OSError:
+            present = frozenset()
+        self._listing = (now, present)
+        return present
 
     async def reverse_name(self, host: str) -> str | None:
         loop = asyncio.get_running_loop()
@@ -56,10 +71,7 @@ class Maintenance:
 
     async def match(self, host: str, port: int) -> str | None:
         """The first file name present for this real, or None."""
-        try:
-            present = set(await asyncio.to_thread(os.listdir, self.directory))
-        except OSError:
-            return None
+        present = await self.names()
         if not present:
             return None
         shown = f"[{host}]" if ":" in host else host

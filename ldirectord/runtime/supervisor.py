@@ -85,10 +85,11 @@ def _constant(value: float) -> Callable[[], float]:
     return get
 
 
-def load_file(path: str) -> Config:
+async def load_file(path: str) -> Config:
+    """Parse the file in a worker thread: parsing reads files and resolves host names."""
     from ldirectord.config import load
 
-    return load(path)
+    return await asyncio.to_thread(load, path)
 
 
 class Supervisor:
@@ -103,7 +104,7 @@ class Supervisor:
         on_ready: Callable[[], None] | None = None,
         clock: Clock | None = None,
         alerts: Alerts | None = None,
-        loader: Callable[[str], Config] = load_file,
+        loader: Callable[[str], Awaitable[Config]] = load_file,
         prepare_check: Callable[[Check], RealCheck] | None = None,
         jitter: Callable[[float], float] | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
@@ -304,7 +305,7 @@ class Supervisor:
             log.info("Reloading Linux Director Daemon config on signal")
         path = self.config.path
         try:
-            new = self._loader(path)
+            new = await self._loader(path)
             refused = refused_services(new)
         except ConfigError as exc:
             for message in exc.errors:

@@ -80,7 +80,7 @@ class Harness:
     """Runs a Supervisor in a task; the test drives the clock and reads the table and log."""
 
     def __init__(self, cfg: Config, caplog: object, *, seed: object | None = None,
-                 loader: Callable[[str], Config] | None = None,
+                 loader: Callable[[str], Config] | None = None,  # called synchronously
                  jitter: Callable[[float], float] | None = None) -> None:
         self.clock = FakeClock()
         self.script = Script(self.clock)
@@ -90,7 +90,12 @@ class Harness:
         self.loaded: list[Config] = []
         kwargs: dict[str, object] = {}
         if loader is not None:
-            kwargs["loader"] = loader
+            sync_loader = loader
+
+            async def load(path: str) -> Config:
+                return sync_loader(path)
+
+            kwargs["loader"] = load
         self.sup = Supervisor(cfg, self.backend, clock=self.clock,
                               prepare_check=self.script.prepare,
                               jitter=jitter or (lambda interval: 0.0), signals=False,

@@ -344,11 +344,12 @@ async def test_maintenance_lookup_in_a_real_directory(tmp_path: Path,
         return "web1.example.com" if host == "10.0.0.4" else None
 
     monkeypatch.setattr(Maintenance, "reverse_name", no_rdns)
-    m = Maintenance(str(tmp_path))
-    assert await m.match("10.0.0.2", 80) is None
+    assert await Maintenance(str(tmp_path)).match("10.0.0.2", 80) is None
+    assert await Maintenance(str(tmp_path / "missing")).match("10.0.0.2", 80) is None
     (tmp_path / "10.0.0.2").touch()
     (tmp_path / "[2001:db8::2]:443").touch()
     (tmp_path / "web1").touch()
+    m = Maintenance(str(tmp_path))
     assert await m.match("10.0.0.2", 80) == "10.0.0.2"
     assert await m.match("2001:db8::2", 443) == "[2001:db8::2]:443"
     assert await m.match("2001:db8::2", 80) is None
