@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ldirectord import logsetup
 from ldirectord.config.model import ConfigMessage, DaemonState, VirtualService
 from ldirectord.errors import ConfigError
 from ldirectord.ipvs.model import DestAttrs, DestKey, Method, ServiceAttrs, ServiceEntry
@@ -372,3 +373,23 @@ async def test_a_controller_bug_cleans_up_and_exits_1(caplog: pytest.LogCaptureF
     assert await h.task == 1
     assert "Internal error, stopping: " in "\n".join(h.lines())
     assert await h.backend.read() == {}  # cleanstop still ran
+
+
+@pytest.mark.asyncio
+async def test_reload_switches_the_log_destination(caplog: pytest.LogCaptureFixture,
+                                                   tmp_path: Path) -> None:
+    logfile = tmp_path / "new.log"
+    cfg = config(virtual("10.0.0.2"))
+    new = replace(cfg, logfile=str(logfile))
+    h = Harness(cfg, caplog, loader=lambda path: new)
+    try:
+        await h.start()
+        await h.clock.advance(0)
+        h.sup.request_reload("signal")
+        await h.clock.advance(0)
+        h.script.up["10.0.0.2"] = False
+        await h.clock.advance(5)
+        assert logfile.read_text().endswith(f"|ldirectord|{os.getpid()}] {DEL_2}\n")
+        await h.stop()
+    finally:
+        logsetup.reset()
