@@ -94,6 +94,9 @@ def _signal(pid: int, sig: signal.Signals) -> bool:
         os.kill(pid, sig)
     except ProcessLookupError:
         return False
+    except PermissionError:
+        _err(f"ldirectord: not allowed to signal pid {pid}")
+        return False
     return True
 
 
@@ -125,8 +128,7 @@ def do_stop(req: Request) -> int:
 def do_reload(req: Request) -> int:
     info = pidfile.probe(req.pid_path)
     if info.state is PidState.RUNNING and info.pid is not None:
-        _signal(info.pid, signal.SIGHUP)
-        return 0
+        return 0 if _signal(info.pid, signal.SIGHUP) else 1
     log.info("ldirectord is stopped for %s", req.config_path)
     _out(f"ldirectord is stopped for {req.config_path}")
     return 1
