@@ -29,8 +29,15 @@ MATCHES = [
     (r"a\Vb", b"a\nb", False),
     (r"a\Rb", b"a\r\nb", True),
     (r"a\Nb", b"a\nb", False),
-    (r"\Qa.b*\E+", b"a.b*b**", True),
-    (r"\Qa.b\E", b"axb", False),
+    # The regex engine sees \Q and \E as the letters Q and E (Perl quotes only in
+    # pattern text written in the program, not in a pattern read from the config).
+    (r"\Qa.\E", b"QaxE", True),
+    (r"\Qa.\E", b"a.", False),
+    (r"\B", b"", True),
+    (r"(\R)\R", b"\r\n", False),  # \R is atomic
+    (r"\b*x", b"x", True),  # a quantified assertion
+    (r"(|{1,2})", b"{1,2}", True),  # a quantifier after nothing is literal text
+    (r"a\N{2}", b"abc", True),
     (r"^[[:digit:]]+$", b"123", True),
     (r"^[[:alpha:]_]+$", b"ab_c", True),
     (r"\d", "\u0663".encode(), False),  # Arabic-Indic digit: not \d on bytes
