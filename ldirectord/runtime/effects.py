@@ -54,10 +54,10 @@ class LoggingAlerts:
 
 
 def alerts_for(config: Config) -> Alerts:
-    """The alerts the daemon uses: the seam where an e-mail implementation plugs in."""
-    alerts = LoggingAlerts()
-    alerts.configure(config)
-    return alerts
+    """The alerts the daemon uses: e-mail through `smtp` or the local mailer (runtime.mail)."""
+    from ldirectord.runtime.mail import MailAlerts
+
+    return MailAlerts(config)
 
 
 async def run_shell_command(command: str, args: tuple[str, ...]) -> int:
