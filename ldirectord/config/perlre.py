@@ -34,6 +34,8 @@ code `(?{...})` and `(??{...})`, recursion `(?R)` `(?1)` `(?&name)` `(?P>name)`,
 `\\p{...}` `\\P{...}`, `\\X`, `\\C`, `\\b{...}` `\\B{...}`, `\\N{name}`, negated POSIX
 classes `[[:^alpha:]]`, the flags n, p, a, d, l, u, variable-length lookbehind, a back
 reference to a group that is still open or not yet opened, and the same group name twice.
+With the `x` flag, a `#` comment inside the pattern must not contain `(`, `)`, `[` or `\\`
+(the translation does not know where such comments end).
 
 A differential test (tests/unit/config/test_perlre_vs_perl.py) runs thousands of random
 patterns through Perl and through this translation and requires the same matches.
