@@ -134,7 +134,8 @@ class _Builder:
             handler(draft, line, ctx)
         except Invalid as exc:
             hint = ""
-            if line.had_hash:
+            if line.had_hash and line.text.count('"') % 2:
+                # An unbalanced quote: the value was most likely cut at a '#'.
                 hint = ("; note: '#' starts a comment inside a virtual section, so it "
                         "cannot be part of a value")
             self.error(line.lineno, f"{label}: {exc}{hint}")
