@@ -100,8 +100,8 @@ async def serve(config: Config, opts: DaemonOptions, readiness: Readiness) -> in
         log.info("Could not open IPVS: %s", _one_line(exc))
         readiness.failed(EXIT_NO_IPVS)
         return EXIT_NO_IPVS
-    supervisor = Supervisor(config, backend, opts, on_ready=readiness.ready,
-                            alerts=alerts_for(config))
+    supervisor = Supervisor(config, backend, on_ready=readiness.ready,
+                            alerts=alerts_for(config), cfgname=opts.name, debug=opts.debug)
     try:
         return await supervisor.run()
     finally:

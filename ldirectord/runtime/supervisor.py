@@ -99,7 +99,6 @@ class Supervisor:
         self,
         config: Config,
         backend: Backend,
-        opts: object | None = None,
         *,
         on_ready: Callable[[], None] | None = None,
         clock: Clock | None = None,
@@ -122,8 +121,8 @@ class Supervisor:
         self._jitter = jitter or (lambda interval: default_jitter(interval, random.Random()))
         self._slots = asyncio.Semaphore(max_in_flight)
         self._signals = signals
-        self._cfgname = getattr(opts, "name", cfgname)
-        self._debug = bool(getattr(opts, "debug", debug))
+        self._cfgname = cfgname
+        self._debug = debug
         self._queue: asyncio.Queue[Message] = asyncio.Queue()
         self._loops: dict[RealId, asyncio.Task[None]] = {}
         self._generation = 0
