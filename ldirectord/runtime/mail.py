@@ -42,7 +42,10 @@ Differences from the original (SPEC Part A §11):
   quiescent, delete) records it, and every `freq` seconds while it stays out a mail
   `Inaccessible real server: <RIP>:<port> (<VIP>)` is sent (with the servicename prefix).
   Added, Restored and Purged events clear it; fallback deletions never start one. They are
-  not rate limited: their period is the operator's explicit choice. A reload keeps them,
+  not rate limited: their period is the operator's explicit choice. A reminder that falls
+  due while transitions of its real are held sends the summary of those instead (so the
+  operator never reads "inaccessible" before the transition that made it so, and the
+  window restarts). A reload keeps them,
   with the new file's settings for their virtual; a virtual gone from the file drops them.
 
 Clocks: `clock()` (the event loop's by default) times events, and `tick(now, ...)` must be
@@ -334,6 +337,13 @@ class MailAlerts:
             if now - rem.last < rem.virtual.emailalertfreq:
                 continue
             self._reminders[key] = replace(rem, last=now)
+            window = self._windows.get(key)
+            if window is not None and window.held:
+                # The held transitions say more than "inaccessible", and must not arrive
+                # after a reminder about the state they led to.
+                self._windows[key] = _Window(now)
+                self._queue(self._summary(window))
+                continue
             route = Route.of(rem.virtual, self._config)
             if route.wants(state) and not self._closed:
                 self._queue(Mail(route, route.subject(rem.subject), state))

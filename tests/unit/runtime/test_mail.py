@@ -502,3 +502,36 @@ async def test_the_daemon_uses_the_mailer() -> None:
     a = made(config(virtual()))
     assert isinstance(a, MailAlerts)
     await a.close()
+
+
+@pytest.mark.asyncio
+async def test_through_the_supervisor(relay: Relay, caplog: pytest.LogCaptureFixture) -> None:
+    from tests.unit.runtime.harness import Harness
+    from tests.unit.runtime.harness import config as hconfig
+    from tests.unit.runtime.harness import virtual as hvirtual
+
+    v = hvirtual("10.0.0.2", "10.0.0.3", emailalert="ops@example.com", smtp="127.0.0.1",
+                 emailalertfreq=30, fallback=False)
+    h = Harness(hconfig(v), caplog)
+    mail = MailAlerts(h.sup.config, clock=h.clock.now, smtp_port=relay.port)
+    h.sup.alerts = h.sup.controller.alerts = mail
+    await h.start()
+    await h.clock.advance(0)
+    await relay.wait_for(2)  # the start-up adds
+    h.script.up["10.0.0.2"] = False
+    await h.clock.advance(5)  # deleted, 5 s after its last mail: held
+    await h.clock.advance(30)  # the reminder falls due: the held deletion goes instead
+    await relay.wait_for(3)
+    await h.clock.advance(30)  # and then the reminder proper
+    await relay.wait_for(4)
+    assert await h.stop() == 0  # close: the held purge of 10.0.0.3 is mailed
+    msgs = await relay.wait_for(5)
+    assert [(m["Subject"], text(m).splitlines()[2]) for m in msgs] == [
+        (ADD_2, "Daemon-Status: starting"),
+        ("Added real server: 10.0.0.3:80 (10.0.0.1:80) (Weight set to 1)",
+         "Daemon-Status: starting"),
+        (DEL_2, "Daemon-Status: running"),
+        ("Inaccessible real server: 10.0.0.2:80 (10.0.0.1:80)", "Daemon-Status: running"),
+        ("Purged real server (stop): 10.0.0.3:80 (10.0.0.1:80)", "Daemon-Status: stopping")]
+    assert "Not mailed at the time" in text(msgs[2])
+    assert not mail_tasks()
