@@ -1,17 +1,21 @@
-"""The IPVS generic-netlink write path: compact message encoding and a non-blocking socket.
+"""IPVS over generic netlink: message encoding and decoding, and a non-blocking socket.
 
-pyroute2 defines the wire format we follow (tests/kernel/test_genl.py compares our bytes with its
-encoder's), but its request machinery costs about 12 ms per message under emulation, 70x
-what the kernel needs: a daemon restoring a thousand reals at once would stall. Writes are
-therefore packed here with `struct` and sent one message at a time, each waiting for its
-ACK, so the kernel's answer to every operation is known before the next one is sent.
-Reads (rare, and where pyroute2's decoder earns its keep) stay in `netlink.py`.
+pyroute2's IPVS module defines the wire format we follow, and tests/kernel/test_genl.py
+checks our bytes against its encoder and our decoder against its messages. We do not call
+it at run time, for two measured reasons (Debian 6.1 kernel under QEMU/TCG):
+each pyroute2 request costs ~12 ms against ~0.2 ms for a packed one (70x; a daemon
+restoring a thousand reals at once would stall, and netlink would be only ~8x faster than
+spawning ipvsadm), and `import pyroute2` loads its whole package (0.2 s natively, 10-30 s
+under emulation, paid by every daemon start and `--ipvs-dump`).
+
+Every write waits for its ACK before the next is sent, so the kernel's answer to each
+operation is known (a batch would go on after a refusal).
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
+import os
 import socket
 import struct
 import sys
@@ -30,8 +34,17 @@ from ldirectord.ipvs.rules import (
 NETLINK_GENERIC = 16
 NLM_F_REQUEST = 0x1
 NLM_F_ACK = 0x4
+NLM_F_DUMP = 0x300
 NLMSG_ERROR = 0x2
+NLMSG_DONE = 0x3
+NLA_TYPE_MASK = 0x3FFF
+GENL_ID_CTRL = 0x10
+CTRL_CMD_GETFAMILY = 3
+CTRL_ATTR_FAMILY_ID = 1
+CTRL_ATTR_FAMILY_NAME = 2
+RECV_SIZE = 1 << 16
 GENL_VERSION = 1
+GENL_NAME = "IPVS"
 _NLMSGHDR = struct.Struct("=IHHII")
 _GENLHDR = struct.Struct("=BBH")
 _NLA = struct.Struct("=HH")
@@ -48,6 +61,8 @@ class Cmd(IntEnum):
     NEW_DEST = 5
     SET_DEST = 6
     DEL_DEST = 7
+    GET_SERVICE = 4
+    GET_DEST = 8
     FLUSH = 17
 
 
@@ -129,46 +144,117 @@ def genl_payload(cmd: Cmd, service: bytes | None, dest: bytes | None = None) -> 
     return body
 
 
-class GenlSocket:
-    """A non-blocking generic-netlink socket that sends a request and waits for its ACK."""
+def parse_attrs(data: bytes, offset: int = 0) -> dict[int, bytes]:
+    """The netlink attributes in `data[offset:]`, by type (flag bits stripped)."""
+    attrs: dict[int, bytes] = {}
+    while offset + _NLA.size <= len(data):
+        length, kind = _NLA.unpack_from(data, offset)
+        if length < _NLA.size:
+            break
+        attrs[kind & NLA_TYPE_MASK] = data[offset + _NLA.size:offset + length]
+        offset += (length + 3) & ~3
+    return attrs
 
-    def __init__(self, family_id: int) -> None:
-        self._family = family_id
+
+def u16(raw: bytes) -> int:
+    return int(struct.unpack("=H", raw[:2])[0])
+
+
+def u32(raw: bytes) -> int:
+    return int(struct.unpack("=I", raw[:4])[0])
+
+
+def be16(raw: bytes) -> int:
+    return int(struct.unpack(">H", raw[:2])[0])
+
+
+def address(raw: bytes, family: int) -> str:
+    """An IPVS address attribute (a 16-byte union; IPv4 uses the first 4 bytes)."""
+    if family == socket.AF_INET6:
+        return socket.inet_ntop(socket.AF_INET6, raw[:16])
+    return socket.inet_ntop(socket.AF_INET, raw[:4])
+
+
+class GenlSocket:
+    """A non-blocking generic-netlink socket: one request at a time, ACKs and dumps."""
+
+    def __init__(self, family_id: int = GENL_ID_CTRL) -> None:
+        self.family = family_id
         self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
         self._sock.setblocking(False)
         self._sock.bind((0, 0))
         self._seq = 0
 
+    @classmethod
+    async def open(cls, name: str) -> GenlSocket:
+        """A socket for the generic-netlink family `name`; `NetlinkRefused` if it is absent."""
+        sock = cls()
+        try:
+            payload = _GENLHDR.pack(CTRL_CMD_GETFAMILY, 1, 0) + _nla(
+                CTRL_ATTR_FAMILY_NAME, name.encode() + b"\0")
+            (reply,) = await sock.dump(payload, dump=False)
+            sock.family = u16(parse_attrs(reply)[CTRL_ATTR_FAMILY_ID])
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
     def close(self) -> None:
         self._sock.close()
 
+    async def _send(self, payload: bytes, flags: int) -> int:
+        self._seq = (self._seq + 1) & 0xFFFFFFFF
+        header = _NLMSGHDR.pack(_NLMSGHDR.size + len(payload), self.family, flags, self._seq, 0)
+        await asyncio.get_running_loop().sock_sendall(self._sock, header + payload)
+        return self._seq
+
+    async def _recv(self) -> bytes:
+        # The kernel answers a generic-netlink request inside send() (and fills each dump
+        # chunk inside recv()), so data is normally waiting; the await covers the rest.
+        try:
+            return self._sock.recv(RECV_SIZE)
+        except BlockingIOError:
+            return await asyncio.get_running_loop().sock_recv(self._sock, RECV_SIZE)
+
     async def request(self, payload: bytes) -> None:
         """Send one request; raise `NetlinkRefused` if the kernel refuses it."""
-        self._seq = (self._seq + 1) & 0xFFFFFFFF
-        seq = self._seq
-        header = _NLMSGHDR.pack(_NLMSGHDR.size + len(payload), self._family,
-                                NLM_F_REQUEST | NLM_F_ACK, seq, 0)
-        loop = asyncio.get_running_loop()
-        await loop.sock_sendall(self._sock, header + payload)
+        seq = await self._send(payload, NLM_F_REQUEST | NLM_F_ACK)
         while True:
-            # The kernel handles a generic-netlink request inside send(), so the ACK
-            # is normally queued already; the awaitable path only covers the rare miss.
-            try:
-                data = self._sock.recv(65536)
-            except BlockingIOError:
-                data = await loop.sock_recv(self._sock, 65536)
-            if self._ack(data, seq):
-                return
+            for kind, body in _messages(await self._recv(), seq):
+                if kind == NLMSG_ERROR:
+                    _raise_error(body)
+                    return
 
-    @staticmethod
-    def _ack(data: bytes, seq: int) -> bool:
-        offset = 0
-        while offset + _NLMSGHDR.size <= len(data):
-            length, kind, _flags, mseq, _pid = _NLMSGHDR.unpack_from(data, offset)
-            if kind == NLMSG_ERROR and mseq == seq:
-                (code,) = struct.unpack_from("=i", data, offset + _NLMSGHDR.size)
-                if code < 0:
-                    raise NetlinkRefused(-code, errno.errorcode.get(-code, str(-code)))
-                return True
-            offset += max((length + 3) & ~3, _NLMSGHDR.size)
-        return False
+    async def dump(self, payload: bytes, dump: bool = True) -> list[bytes]:
+        """Send a GET; return each answer's attributes (after the genl header)."""
+        flags = NLM_F_REQUEST | (NLM_F_DUMP if dump else NLM_F_ACK)
+        seq = await self._send(payload, flags)
+        answers: list[bytes] = []
+        while True:
+            for kind, body in _messages(await self._recv(), seq):
+                if kind == NLMSG_DONE:
+                    return answers
+                if kind == NLMSG_ERROR:
+                    _raise_error(body)
+                    return answers  # the ACK that ends a non-dump GET
+                answers.append(body[_GENLHDR.size:])
+
+
+def _messages(data: bytes, seq: int) -> list[tuple[int, bytes]]:
+    """(type, payload) of the netlink messages in `data` answering `seq`."""
+    found = []
+    offset = 0
+    while offset + _NLMSGHDR.size <= len(data):
+        length, kind, _flags, mseq, _pid = _NLMSGHDR.unpack_from(data, offset)
+        if length < _NLMSGHDR.size:
+            break
+        if mseq == seq:
+            found.append((kind, data[offset + _NLMSGHDR.size:offset + length]))
+        offset += (length + 3) & ~3
+    return found
+
+
+def _raise_error(body: bytes) -> None:
+    (code,) = struct.unpack_from("=i", body)
+    if code < 0:
+        raise NetlinkRefused(-code, os.strerror(-code))

@@ -1,10 +1,9 @@
-"""The netlink backend: reads the IPVS table with pyroute2's AsyncIPVS, writes it over genl.
+"""The netlink backend (the default): the IPVS table over generic netlink, asyncio only.
 
-Reading uses pyroute2's asyncio API (it works in 0.9.7). Two of its traps are avoided on
-purpose: the forwarding method is read from the raw IPVS_DEST_ATTR_FWD_METHOD (its
-`IPVSDest.from_message` reports a class default instead), and "update" is never used
-(it maps to a delete in 0.8.1-0.9.7). Writes go through `ldirectord.ipvs.genl`, which
-always sends whole services and destinations, forwarding and thresholds included.
+Messages are built and parsed by `ldirectord.ipvs.genl` (why not pyroute2 at run time:
+see there). pyroute2's known traps do not apply but are kept in mind: "set" replaces a
+whole destination, so forwarding and thresholds are always sent; the forwarding method
+is read from the raw IPVS_DEST_ATTR_FWD_METHOD; nothing maps an update to a delete.
 """
 
 from __future__ import annotations
@@ -15,10 +14,7 @@ import socket
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, assert_never
-
-from pyroute2.ipvs import AsyncIPVS, IPVSService
-from pyroute2.netlink.exceptions import NetlinkError
+from typing import TYPE_CHECKING, assert_never
 
 from ldirectord.config.model import Protocol
 from ldirectord.errors import (
@@ -72,6 +68,14 @@ _ERRNO_MAP: Mapping[int, type[IPVSError]] = {
     errno.EOPNOTSUPP: InvalidArgument,
     errno.ENOPROTOOPT: IPVSUnavailable,
 }
+# IPVS_CMD_ATTR_*, IPVS_SVC_ATTR_*, IPVS_DEST_ATTR_* (include/uapi/linux/ip_vs.h)
+CMD_ATTR_SERVICE, CMD_ATTR_DEST = 1, 2
+SVC_AF, SVC_PROTOCOL, SVC_ADDR, SVC_PORT, SVC_FWMARK = 1, 2, 3, 4, 5
+SVC_SCHED_NAME, SVC_FLAGS, SVC_TIMEOUT, SVC_NETMASK = 6, 7, 8, 9
+DEST_ADDR, DEST_PORT, DEST_FWD_METHOD, DEST_WEIGHT = 1, 2, 3, 4
+DEST_U_THRESH, DEST_L_THRESH, DEST_ACTIVE_CONNS, DEST_INACT_CONNS = 5, 6, 7, 8
+DEST_ADDR_FAMILY = 11
+IP_VS_CONN_F_FWD_MASK = 0x7
 _PROTOCOLS = {socket.IPPROTO_TCP: Protocol.TCP, socket.IPPROTO_UDP: Protocol.UDP}
 _YIELD_EVERY = 64  # ops between two yields to the event loop during a long apply
 
@@ -81,8 +85,6 @@ def map_exceptions(op: Op | None = None) -> Iterator[None]:
     """Turn netlink errors into the `IPVSError` subclass for their errno, with `op` set."""
     try:
         yield
-    except NetlinkError as exc:
-        raise _mapped(exc.code, str(exc), op) from exc
     except OSError as exc:
         if exc.errno is None:
             raise
@@ -115,23 +117,22 @@ def _write(op: Op) -> bytes:
             assert_never(op)
 
 
-def _attrs(nla: Any) -> dict[str, Any]:
-    return dict(nla["attrs"]) if nla is not None else {}
-
-
-def _service_from(raw: dict[str, Any]) -> tuple[ServiceKey, ServiceAttrs]:
-    ipv6 = raw.get("IPVS_SVC_ATTR_AF") == socket.AF_INET6
-    fwmark = raw.get("IPVS_SVC_ATTR_FWMARK") or None
-    if fwmark is not None:
+def _service_from(raw: dict[int, bytes]) -> tuple[ServiceKey, ServiceAttrs]:
+    family = genl.u16(raw[SVC_AF])
+    ipv6 = family == socket.AF_INET6
+    fwmark = genl.u32(raw[SVC_FWMARK]) if SVC_FWMARK in raw else 0
+    if fwmark:
         key = ServiceKey(Protocol.FWM, None, 0, fwmark=fwmark, ipv6=ipv6)
     else:
-        key = ServiceKey(_PROTOCOLS[raw["IPVS_SVC_ATTR_PROTOCOL"]], raw["IPVS_SVC_ATTR_ADDR"],
-                         raw["IPVS_SVC_ATTR_PORT"], ipv6=ipv6)
-    scheduler = raw.get("IPVS_SVC_ATTR_SCHED_NAME", "")
-    flags = raw.get("IPVS_SVC_ATTR_FLAGS", {}).get("flags", 0)
-    persistent = raw.get("IPVS_SVC_ATTR_TIMEOUT", 0) if flags & SVC_F_PERSISTENT else None
-    mask_bytes = socket.inet_aton(raw.get("IPVS_SVC_ATTR_NETMASK", "255.255.255.255"))
-    mask = int.from_bytes(mask_bytes, sys.byteorder if ipv6 else "big")
+        key = ServiceKey(_PROTOCOLS[genl.u16(raw[SVC_PROTOCOL])],
+                         genl.address(raw[SVC_ADDR], family), genl.be16(raw[SVC_PORT]),
+                         ipv6=ipv6)
+    scheduler = raw.get(SVC_SCHED_NAME, b"").split(b"\0", 1)[0].decode()
+    flags = genl.u32(raw[SVC_FLAGS]) if SVC_FLAGS in raw else 0
+    persistent = genl.u32(raw[SVC_TIMEOUT]) if flags & SVC_F_PERSISTENT else None
+    # An IPv6 prefix length travels in host byte order in this be32 field.
+    mask = int.from_bytes(raw.get(SVC_NETMASK, b"\xff" * 4)[:4],
+                          sys.byteorder if ipv6 else "big")
     attrs = ServiceAttrs(
         scheduler=scheduler,
         persistent=persistent,
@@ -142,27 +143,21 @@ def _service_from(raw: dict[str, Any]) -> tuple[ServiceKey, ServiceAttrs]:
     return key, attrs
 
 
-def _dest_from(raw: dict[str, Any]) -> tuple[DestKey, DestAttrs]:
-    # Not IPVSDest.from_message(...)["fwd_method"]: that is a class default in 0.9.7.
-    fwd = raw.get("IPVS_DEST_ATTR_FWD_METHOD", 0) & 0x7
+def _dest_from(raw: dict[int, bytes], service_family: int) -> tuple[DestKey, DestAttrs]:
+    family = genl.u16(raw[DEST_ADDR_FAMILY]) if DEST_ADDR_FAMILY in raw else service_family
+    # The raw forwarding bits (pyroute2 0.9.7's IPVSDest.from_message reports a default).
+    fwd = genl.u32(raw[DEST_FWD_METHOD]) & IP_VS_CONN_F_FWD_MASK
     method = Method(fwd) if fwd in Method._value2member_map_ else Method.ROUTE
-    attrs = DestAttrs(
-        method=method,
-        weight=raw.get("IPVS_DEST_ATTR_WEIGHT", 0),
-        upper_threshold=raw.get("IPVS_DEST_ATTR_U_THRESH", 0),
-        lower_threshold=raw.get("IPVS_DEST_ATTR_L_THRESH", 0),
-        active_conns=raw.get("IPVS_DEST_ATTR_ACTIVE_CONNS", 0),
-        inactive_conns=raw.get("IPVS_DEST_ATTR_INACT_CONNS", 0),
-    )
-    return DestKey(raw["IPVS_DEST_ATTR_ADDR"], raw["IPVS_DEST_ATTR_PORT"]), attrs
 
+    def number(kind: int) -> int:
+        return genl.u32(raw[kind]) if kind in raw else 0
 
-def _pyroute2_key(key: ServiceKey) -> Any:
-    af = socket.AF_INET6 if key.ipv6 else socket.AF_INET
-    if key.fwmark is not None:
-        return IPVSService(af=af, fwmark=key.fwmark)
-    return IPVSService(af=af, protocol=genl.PROTO_NUMBERS[key.protocol], addr=key.address,
-                       port=key.port)
+    attrs = DestAttrs(method=method, weight=number(DEST_WEIGHT),
+                      upper_threshold=number(DEST_U_THRESH),
+                      lower_threshold=number(DEST_L_THRESH),
+                      active_conns=number(DEST_ACTIVE_CONNS),
+                      inactive_conns=number(DEST_INACT_CONNS))
+    return DestKey(genl.address(raw[DEST_ADDR], family), genl.be16(raw[DEST_PORT])), attrs
 
 
 class NetlinkBackend:
@@ -170,32 +165,31 @@ class NetlinkBackend:
 
     name = "netlink"
 
-    def __init__(self, reader: Any, writer: GenlSocket) -> None:
-        self._reader = reader
-        self._writer = writer
+    def __init__(self, sock: GenlSocket) -> None:
+        self._sock = sock
 
     @classmethod
     async def open(cls) -> NetlinkBackend:
         """Connect; raise `IPVSUnavailable` when the kernel has no IPVS netlink family."""
-        reader = AsyncIPVS()
         try:
             with map_exceptions():
-                await reader.setup_endpoint()
-                family = reader.prid
-                writer = GenlSocket(family)
+                sock = await GenlSocket.open(genl.GENL_NAME)
         except IPVSError as exc:
-            reader.close()
             raise IPVSUnavailable(f"no IPVS netlink family in this kernel ({exc})") from exc
-        return cls(reader, writer)
+        return cls(sock)
 
     async def read(self) -> Table:
         table: dict[ServiceKey, ServiceEntry] = {}
         with map_exceptions():
-            for msg in await self._reader.service("dump"):
-                key, attrs = _service_from(_attrs(msg.get("IPVS_CMD_ATTR_SERVICE")))
+            for answer in await self._sock.dump(genl.genl_payload(Cmd.GET_SERVICE, None)):
+                raw = genl.parse_attrs(genl.parse_attrs(answer)[CMD_ATTR_SERVICE])
+                key, attrs = _service_from(raw)
+                family = genl.u16(raw[SVC_AF])
+                query = genl.genl_payload(Cmd.GET_DEST, genl.service_key_attrs(key))
                 dests: dict[DestKey, DestAttrs] = {}
-                for dmsg in await self._reader.dest("dump", service=_pyroute2_key(key)):
-                    dkey, dattrs = _dest_from(_attrs(dmsg.get("IPVS_CMD_ATTR_DEST")))
+                for dest in await self._sock.dump(query):
+                    dkey, dattrs = _dest_from(
+                        genl.parse_attrs(genl.parse_attrs(dest)[CMD_ATTR_DEST]), family)
                     dests[dkey] = dattrs
                 table[key] = ServiceEntry(attrs, dests)
         return table
@@ -204,18 +198,17 @@ class NetlinkBackend:
         for index, op in enumerate(ops, 1):
             payload = _write(op)
             with map_exceptions(op):
-                await self._writer.request(payload)
+                await self._sock.request(payload)
             if index % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
 
     async def flush(self) -> None:
         """Delete every service (what `ipvsadm -C` does)."""
         with map_exceptions():
-            await self._writer.request(genl.genl_payload(Cmd.FLUSH, None))
+            await self._sock.request(genl.genl_payload(Cmd.FLUSH, None))
 
     async def close(self) -> None:
-        self._writer.close()
-        self._reader.close()
+        self._sock.close()
 
 
 if TYPE_CHECKING:
