@@ -27,30 +27,29 @@ Differences from the original (SPEC Part A §11):
   oldest is dropped, and logged, when a dead relay lets the queue grow). `close` sends what
   is queued for at most `close_timeout` seconds and logs how many mails it gave up on.
 - Rate limit: at most one mail per (virtual, real server) every `rate_interval` seconds
-  (60 by default). A transition inside that window is logged as usual but not mailed at
-  once; it is held, and when the window ends (at the next `tick`) one mail goes out whose
-  subject and Log-Message are the latest held transition (the real's current state) and
-  whose body ends with the list of every held transition with its time, e.g.
+  (60 by default). A transition inside that window is logged as usual but held, not
+  mailed (the first one held in a window logs `emailalert held back (...)`). When the
+  window ends (at the next `tick`) one mail goes out whose subject and Log-Message are the
+  latest held transition (the real's current state) and whose body ends with the list of
+  the held transitions and their times, e.g.
 
       Not mailed at the time (at most one mail per real server every 60 s):
       Thu Nov 26 08:10:32 2026 Deleted real server: 10.0.0.2:80 (10.0.0.1:80)
       Thu Nov 26 08:10:42 2026 Added real server: 10.0.0.2:80 (10.0.0.1:80) (Weight set to 1)
 
-  So a flapping server costs one mail per window, and the last mail always tells its
-  latest state. Held transitions still pending at `close` are mailed then.
+  So a flapping server costs one mail per window, and its last mail tells its current
+  state. Held transitions still pending at `close` are mailed then.
 - Reminders (`emailalertfreq` > 0) are the original's: taking a real out (quiesce, readd
   quiescent, delete) records it, and every `freq` seconds while it stays out a mail
   `Inaccessible real server: <RIP>:<port> (<VIP>)` is sent (with the servicename prefix).
   Added, Restored and Purged events clear it; fallback deletions never start one. They are
-  not rate limited: their period is the operator's explicit choice. A reminder that falls
-  due while transitions of its real are held sends the summary of those instead (so the
-  operator never reads "inaccessible" before the transition that made it so, and the
-  window restarts). A reload keeps them,
-  with the new file's settings for their virtual; a virtual gone from the file drops them.
+  not rate limited (their period is the operator's choice), but one that falls due while
+  transitions of its real are held sends their summary instead, so "inaccessible" never
+  arrives before the transition that made it so. A reload keeps reminders, with the new
+  file's settings for their virtual; a virtual gone from the file drops them.
 
-Clocks: `clock()` (the event loop's by default) times events, and `tick(now, ...)` must be
-given the same clock's time (the supervisor's clock is the loop's). Times printed in the
-rate-limit summary are wall-clock times.
+Clocks: `clock()` (the loop's by default) times events; `tick(now, ...)` must be given the
+same clock's time, as the supervisor does. The summary prints wall-clock times.
 """
 
 from __future__ import annotations
@@ -113,8 +112,7 @@ class Route:
             return cls(virtual.emailalert, virtual.smtp, virtual.emailalertstatus,
                        virtual.servicename, virtual.comment, virtual.vid)
         if config is not None:
-            return cls(config.emailalert, config.smtp, config.emailalertstatus,
-                       None, None, "")
+            return cls(config.emailalert, config.smtp, config.emailalertstatus, None, None, "")
         return cls("", None, frozenset(), None, None, "")
 
     def wants(self, state: DaemonState) -> bool:
@@ -150,9 +148,10 @@ def body(mail: Mail, hostname: str) -> str:
     if mail.held:
         lines += ["", "Not mailed at the time (at most one mail per real server every "
                       f"{mail.rate_interval:g} s):"]
-        lines += [f"{ctime(when)} {subject}" for when, subject in mail.held]
+        listed = [f"{ctime(when)} {subject}" for when, subject in mail.held]
         if mail.held_dropped:
-            lines.append(f"... and {mail.held_dropped} more")
+            listed.insert(-1, f"... {mail.held_dropped} more ...")
+        lines += listed
     return "\n".join(lines) + "\n"
 
 
@@ -298,7 +297,10 @@ class MailAlerts:
 
     def _event(self, event: object, virtual: VirtualService | None, state: DaemonState) -> None:
         subject = getattr(event, "mail_subject", None)
-        if not isinstance(subject, str) or self._closed:
+        if not isinstance(subject, str):
+            return
+        if self._closed:
+            log.debug("emailalert (not sent: stopped): %s", subject)
             return
         now = self._clock()
         key: RealKey | None = None
@@ -316,15 +318,21 @@ class MailAlerts:
         if window is None or now - window.last >= self._rate_interval:
             self._windows[key] = _Window(now)
             self._queue(mail)
-        elif len(window.held) < HELD_LIMIT:
-            self._windows[key] = replace(window, held=(*window.held,
-                                                       (time.time(), mail.subject, mail)))
-            log.debug("emailalert held back (rate limit): %s", mail.subject)
         else:
-            # Keep the latest transition: it is the subject of the summary.
-            held = (*window.held[:-1], (time.time(), mail.subject, mail))
-            self._windows[key] = replace(window, held=held, dropped=window.dropped + 1)
-            log.debug("emailalert held back (rate limit): %s", mail.subject)
+            self._hold(window, key, mail)
+
+    def _hold(self, window: _Window, key: RealKey, mail: Mail) -> None:
+        entry = (time.time(), mail.subject, mail)
+        if len(window.held) < HELD_LIMIT:
+            held, dropped = (*window.held, entry), window.dropped
+        else:  # keep the first ones and the latest: the latest is the summary's subject
+            held, dropped = (*window.held[:-1], entry), window.dropped + 1
+        self._windows[key] = replace(window, held=held, dropped=dropped)
+        if not window.held:  # once per window, so the log says why no mail came
+            log.info("emailalert held back (at most one mail per real server every %g s): %s",
+                     self._rate_interval, mail.subject)
+        else:
+            log.debug("emailalert held back: %s", mail.subject)
 
     def _track_reminder(self, event: DestEvent, key: RealKey, now: float) -> None:
         if event.reminder is Reminder.START and event.virtual.emailalertfreq > 0:
@@ -382,7 +390,13 @@ class MailAlerts:
         queue = self._queues[name]
         try:
             while queue:
-                await self._send(queue.popleft())
+                mail = queue.popleft()
+                try:
+                    await self._send(mail)
+                except Exception as exc:  # a bug of ours: say so, keep serving the queue
+                    log.info("%s", SMTP_FAILED if mail.route.smtp is not None
+                             else LOCAL_FAILED)
+                    log.debug("emailalert: internal error", exc_info=exc)
         finally:
             # No await between the empty check and here: a mail queued now finds no
             # worker and starts a new one.

@@ -360,6 +360,28 @@ async def test_a_flapping_real_costs_one_mail_per_window_with_a_summary(
                           "every 60 s):")
     assert [s.split(" ", 5)[5] for s in summary[5:]] == [ADD_2, DEL_2, ADD_2]
     assert len([x for x in lines(caplog) if x.startswith("emailalert: ")]) == 4
+    assert [x for x in lines(caplog) if x.startswith("emailalert held back")] == [
+        f"emailalert held back (at most one mail per real server every 60 s): {ADD_2}"]
+
+
+@pytest.mark.asyncio
+async def test_a_long_flap_lists_the_first_transitions_and_the_latest(relay: Relay) -> None:
+    clock = Clock()
+    v = virtual(servicename="Bücher")
+    a = alerts(relay, config(v), clock=clock, rate_interval=60)
+    for i in range(31):  # one mailed, 30 held: 19 listed, 10 counted, the latest
+        clock.t = 1000.0 + i
+        change = DestChange.DELETED if i % 2 == 0 else DestChange.ADDED
+        a.event(dest(v, change), v, RUNNING)
+    a.tick(1060.0, RUNNING)
+    msgs = await relay.wait_for(2)
+    await a.close()
+    assert msgs[1]["Subject"] == f"[Bücher] {DEL_2}"
+    listed = text(msgs[1]).split("every 60 s):\n")[1].splitlines()
+    assert len(listed) == 21
+    assert listed[-2] == "... 10 more ..."
+    assert listed[0].endswith(f" [Bücher] {ADD_2}")
+    assert listed[-1].endswith(f" [Bücher] {DEL_2}")
 
 
 @pytest.mark.asyncio
@@ -535,3 +557,19 @@ async def test_through_the_supervisor(relay: Relay, caplog: pytest.LogCaptureFix
         ("Purged real server (stop): 10.0.0.3:80 (10.0.0.1:80)", "Daemon-Status: stopping")]
     assert "Not mailed at the time" in text(msgs[2])
     assert not mail_tasks()
+
+
+@pytest.mark.asyncio
+async def test_a_full_queue_drops_its_oldest_mail_and_says_so(
+        relay: Relay, caplog: pytest.LogCaptureFixture) -> None:
+    v = virtual()
+    a = alerts(relay, config(v), rate_interval=0, queue_limit=2)
+    hosts = ("10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5")
+    for host in hosts:  # all queued before the worker first runs
+        a.event(dest(v, DestChange.DELETED, host), v, RUNNING)
+    await a.close()
+    got = [parsed(e)["Subject"] for e in relay.envelopes]
+    assert got == [f"Deleted real server: {h}:80 (10.0.0.1:80)" for h in hosts[2:]]
+    assert [x for x in lines(caplog) if "too many queued" in x] == [
+        f"emailalert not sent (too many queued): Deleted real server: {h}:80 (10.0.0.1:80)"
+        for h in hosts[:2]]
