@@ -43,6 +43,10 @@ Options:
     --ipvs-dump     Print the kernel's IPVS table exactly as `ipvsadm -Ln` does.
     -h, -?, --help  Show this help.
     -v, --version   Show the version.
+
+Environment:
+    LDIRECTORD_RUNDIR   Directory of the pid files (default /var/run).
+    LDIRECTORD_IPVS     Force an IPVS backend: netlink, ipvsadm or memory.
 """
 
 VERSION_TEXT = f"""\
