@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,8 +12,16 @@ import pytest
 
 from ldirectord import logsetup
 from ldirectord.config.model import ConfigMessage, DaemonState, VirtualService
-from ldirectord.errors import ConfigError
-from ldirectord.ipvs.model import DestAttrs, DestKey, Method, ServiceAttrs, ServiceEntry
+from ldirectord.errors import ConfigError, InvalidArgument
+from ldirectord.ipvs.model import (
+    AddDest,
+    DestAttrs,
+    DestKey,
+    Method,
+    Op,
+    ServiceAttrs,
+    ServiceEntry,
+)
 from ldirectord.runtime.effects import LoggingAlerts
 from ldirectord.runtime.maintenance import Maintenance
 from tests.unit.runtime.fakeclock import settle
@@ -393,3 +402,35 @@ async def test_reload_switches_the_log_destination(caplog: pytest.LogCaptureFixt
         await h.stop()
     finally:
         logsetup.reset()
+
+
+@pytest.mark.asyncio
+async def test_a_refused_write_is_logged_and_repaired_later(
+        caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness(config(virtual("10.0.0.2", "10.0.0.3")), caplog)
+    real_apply = h.backend.apply
+    refusals = [1]
+
+    async def flaky_apply(ops: Sequence[Op]) -> None:
+        if refusals and any(isinstance(op, AddDest) and op.dest.address == "10.0.0.3"
+                            for op in ops):
+            refusals.pop()
+            done = [op for op in ops if not isinstance(op, AddDest)
+                    or op.dest.address != "10.0.0.3"]
+            bad = next(op for op in ops if op not in done)
+            await real_apply(ops[:ops.index(bad)])
+            raise InvalidArgument("Invalid argument", bad)
+        await real_apply(ops)
+
+    h.backend.apply = flaky_apply  # type: ignore[method-assign]
+    await h.start()
+    await h.clock.advance(0)
+    lines = h.take_lines()
+    assert ADD_3 not in lines  # its op was refused: no "Added" line for it
+    assert any(line.startswith("system(ipvsadm -a -t 10.0.0.1:80") and "failed" in line
+               for line in lines)
+    assert "10.0.0.3:80" not in await h.table()
+    await h.clock.advance(1.0)  # the repair reconcile, before the next check
+    assert await h.table() == {"10.0.0.2:80": 1, "10.0.0.3:80": 1}
+    assert h.take_lines() == [ADD_3]
+    await h.stop()
