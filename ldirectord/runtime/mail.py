@@ -9,11 +9,12 @@ virtual has one; the body is
     Log-Message: <subject>
     Daemon-Status: <starting|running|stopping|reloading>
 
-followed, when the virtual has a servicename or a comment, by a blank line and
-`Service name: ...` / `Comment: ...`. `From:` is `emailalertfrom`, else `<user>@<hostname>`
-(also the envelope sender); `To:` is the `emailalert` text as written. Each attempt logs
-`emailalert: <subject>`; a failure logs `failed to send SMTP email message` (relay) or
-`failed to send email message` (local mailer), with the reason at debug level.
+followed, when the virtual has a servicename or a comment, by a blank line, `Service name:
+...` / `Comment: ...` and another blank line. `From:` is `emailalertfrom`, else
+`<user>@<hostname>` (also the envelope sender); `To:` is the `emailalert` text as written.
+Each attempt logs `emailalert: <log line>` (no prefix, as the original); a failure logs
+`failed to send SMTP email message` (relay) or `failed to send email message` (local
+mailer), with the reason at debug level.
 
 Transport: with `smtp=<host>` the relay on port 25 (plain SMTP, no STARTTLS or AUTH, as the
 original), one RCPT per address of a comma-separated list (the original sends the whole
@@ -48,8 +49,8 @@ Differences from the original (SPEC Part A §11):
   arrives before the transition that made it so. A reload keeps reminders, with the new
   file's settings for their virtual; a virtual gone from the file drops them.
 
-Clocks: `clock()` (the loop's by default) times events; `tick(now, ...)` must be given the
-same clock's time, as the supervisor does. The summary prints wall-clock times.
+Clocks: `clock()` (the loop's by default) times events; `tick(now, ...)` takes the same
+clock's time, as the supervisor gives it. The summary prints wall-clock times.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ RealKey = tuple[ServiceKey, DestKey]
 
 
 class MailError(Exception):
-    """A mail could not be handed to the relay or the local mailer."""
+    """The local mailer did not take a mail."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,7 @@ class Route:
             return cls(config.emailalert, config.smtp, config.emailalertstatus, None, None, "")
         return cls("", None, frozenset(), None, None, "")
 
-    def wants(self, state: DaemonState) -> bool:
+    def wants(self, state: DaemonState) -> bool:  # the original's two silent skips
         return bool(self.to.strip()) and state in self.statuses
 
     def subject(self, message: str) -> str:
@@ -124,14 +125,18 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class Mail:
-    """One message: the route, the subject (prefix included) and the daemon state."""
+    """One message: the route, the log text it is about and the daemon state."""
 
     route: Route
-    subject: str
+    text: str  # the log message; the subject adds the servicename prefix
     state: DaemonState
-    held: tuple[tuple[float, str], ...] = ()  # (wall time, subject) not mailed at the time
+    held: tuple[tuple[float, str], ...] = ()  # (wall time, text) not mailed at the time
     held_dropped: int = 0
     rate_interval: float = 0.0
+
+    @property
+    def subject(self) -> str:
+        return self.route.subject(self.text)
 
 
 def body(mail: Mail, hostname: str) -> str:
@@ -143,12 +148,14 @@ def body(mail: Mail, hostname: str) -> str:
         extra.append(f"Service name: {mail.route.servicename}")
     if mail.route.comment:
         extra.append(f"Comment: {mail.route.comment}")
-    if extra:
-        lines += ["", *extra]
+    if extra:  # the original appends "\n<details>\n": a blank line before and after
+        lines += ["", *extra, ""]
     if mail.held:
-        lines += ["", "Not mailed at the time (at most one mail per real server every "
-                      f"{mail.rate_interval:g} s):"]
-        listed = [f"{ctime(when)} {subject}" for when, subject in mail.held]
+        if lines[-1]:
+            lines.append("")
+        lines.append("Not mailed at the time (at most one mail per real server every "
+                     f"{mail.rate_interval:g} s):")
+        listed = [f"{ctime(when)} {text}" for when, text in mail.held]
         if mail.held_dropped:
             listed.insert(-1, f"... {mail.held_dropped} more ...")
         lines += listed
@@ -163,15 +170,12 @@ def recipients(to: str) -> list[str]:
     return found
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.splitlines())
-
-
 def message(mail: Mail, *, hostname: str, sender: str, from_: str | None) -> EmailMessage:
+    """The whole message; a line break in a config value cannot inject a header."""
     msg = EmailMessage()
-    msg["From"] = _one_line(from_ or sender)
-    msg["To"] = _one_line(mail.route.to)
-    msg["Subject"] = _one_line(mail.subject)
+    msg["From"] = " ".join((from_ or sender).splitlines())
+    msg["To"] = " ".join(mail.route.to.splitlines())
+    msg["Subject"] = " ".join(mail.subject.splitlines())
     msg["Date"] = email.utils.formatdate(localtime=True)
     msg["Message-ID"] = email.utils.make_msgid("ldirectord", domain=hostname or "localhost")
     msg.set_content(body(mail, hostname))
@@ -190,12 +194,13 @@ class _Window:
     """The rate-limit state of one real in one virtual."""
 
     last: float  # when the last mail about it was queued
-    held: tuple[tuple[float, str, Mail], ...] = ()  # (wall time, subject, mail)
+    held: tuple[tuple[float, str, Mail], ...] = ()  # (wall time, log text, mail)
     dropped: int = 0
 
 
-def _loop_time() -> float:
-    return asyncio.get_running_loop().time()
+def _bug(exc: Exception) -> None:
+    log.info("emailalert: internal error: %r", exc)
+    log.debug("emailalert: internal error", exc_info=exc)
 
 
 def _user() -> str:
@@ -217,7 +222,7 @@ class MailAlerts:
         self,
         config: Config | None = None,
         *,
-        clock: Callable[[], float] = _loop_time,
+        clock: Callable[[], float] | None = None,
         smtp_port: int = SMTP_PORT,
         sendmail: Sequence[str] = SENDMAIL,
         rate_interval: float = RATE_INTERVAL,
@@ -226,7 +231,7 @@ class MailAlerts:
         queue_limit: int = QUEUE_LIMIT,
     ) -> None:
         self._config = config
-        self._clock = clock
+        self._clock = clock or (lambda: asyncio.get_running_loop().time())
         self._smtp_port = smtp_port
         self._sendmail = tuple(sendmail)
         self._rate_interval = rate_interval
@@ -259,7 +264,7 @@ class MailAlerts:
         try:
             self._event(event, virtual, state)
         except Exception as exc:  # a bug of ours must not reach the controller
-            log.debug("emailalert: internal error", exc_info=exc)
+            _bug(exc)
 
     def tick(self, now: float, state: DaemonState) -> None:
         """Send due reminders and the summaries of rate-limit windows that ended."""
@@ -267,7 +272,7 @@ class MailAlerts:
             self._send_reminders(now, state)
             self._end_windows(now)
         except Exception as exc:
-            log.debug("emailalert: internal error", exc_info=exc)
+            _bug(exc)
 
     async def close(self) -> None:
         """Mail what is held, send what is queued within `close_timeout`, stop the workers."""
@@ -299,7 +304,7 @@ class MailAlerts:
         subject = getattr(event, "mail_subject", None)
         if not isinstance(subject, str):
             return
-        if self._closed:
+        if self._closed:  # the workers are gone: nothing would send it
             log.debug("emailalert (not sent: stopped): %s", subject)
             return
         now = self._clock()
@@ -310,19 +315,17 @@ class MailAlerts:
         route = Route.of(virtual, self._config)
         if not route.wants(state):
             return
-        mail = Mail(route, route.subject(subject), state)
-        if key is None or self._rate_interval <= 0:
-            self._queue(mail)
-            return
-        window = self._windows.get(key)
-        if window is None or now - window.last >= self._rate_interval:
-            self._windows[key] = _Window(now)
-            self._queue(mail)
-        else:
+        mail = Mail(route, subject, state)
+        window = self._windows.get(key) if key is not None else None
+        if key is not None and window is not None and now - window.last < self._rate_interval:
             self._hold(window, key, mail)
+        else:
+            if key is not None and self._rate_interval > 0:
+                self._windows[key] = _Window(now)
+            self._queue(mail)
 
     def _hold(self, window: _Window, key: RealKey, mail: Mail) -> None:
-        entry = (time.time(), mail.subject, mail)
+        entry = (time.time(), mail.text, mail)
         if len(window.held) < HELD_LIMIT:
             held, dropped = (*window.held, entry), window.dropped
         else:  # keep the first ones and the latest: the latest is the summary's subject
@@ -330,9 +333,9 @@ class MailAlerts:
         self._windows[key] = replace(window, held=held, dropped=dropped)
         if not window.held:  # once per window, so the log says why no mail came
             log.info("emailalert held back (at most one mail per real server every %g s): %s",
-                     self._rate_interval, mail.subject)
+                     self._rate_interval, mail.text)
         else:
-            log.debug("emailalert held back: %s", mail.subject)
+            log.debug("emailalert held back: %s", mail.text)
 
     def _track_reminder(self, event: DestEvent, key: RealKey, now: float) -> None:
         if event.reminder is Reminder.START and event.virtual.emailalertfreq > 0:
@@ -354,7 +357,7 @@ class MailAlerts:
                 continue
             route = Route.of(rem.virtual, self._config)
             if route.wants(state) and not self._closed:
-                self._queue(Mail(route, route.subject(rem.subject), state))
+                self._queue(Mail(route, rem.subject, state))
 
     def _end_windows(self, now: float) -> None:
         for key, window in list(self._windows.items()):
@@ -368,23 +371,23 @@ class MailAlerts:
 
     def _summary(self, window: _Window) -> Mail:
         latest = window.held[-1][2]
-        return replace(latest, held=tuple((when, subject) for when, subject, _ in window.held),
+        return replace(latest, held=tuple((when, text) for when, text, _ in window.held),
                        held_dropped=window.dropped, rate_interval=self._rate_interval)
 
     # -- sending -------------------------------------------------------------------------
 
     def _queue(self, mail: Mail) -> None:
-        log.info("emailalert: %s", mail.subject)
+        # As the original: the log line has no servicename prefix, the subject has.
+        log.info("emailalert: %s", mail.text)
         name = mail.route.queue
         queue = self._queues.setdefault(name, deque())
         if len(queue) >= self._queue_limit:
             dropped = queue.popleft()
-            log.info("emailalert not sent (too many queued): %s", dropped.subject)
+            log.info("emailalert not sent (too many queued): %s", dropped.text)
         queue.append(mail)
         if name not in self._workers:
-            task = asyncio.get_running_loop().create_task(self._work(name),
-                                                          name=f"emailalert {name}")
-            self._workers[name] = task
+            self._workers[name] = asyncio.get_running_loop().create_task(
+                self._work(name), name=f"emailalert {name}")
 
     async def _work(self, name: str) -> None:
         queue = self._queues[name]
@@ -394,9 +397,7 @@ class MailAlerts:
                 try:
                     await self._send(mail)
                 except Exception as exc:  # a bug of ours: say so, keep serving the queue
-                    log.info("%s", SMTP_FAILED if mail.route.smtp is not None
-                             else LOCAL_FAILED)
-                    log.debug("emailalert: internal error", exc_info=exc)
+                    _bug(exc)
         finally:
             # No await between the empty check and here: a mail queued now finds no
             # worker and starts a new one.
@@ -415,12 +416,9 @@ class MailAlerts:
                     await self._send_smtp(mail.route.smtp, msg, recipients(mail.route.to))
                 else:
                     await self._send_local(msg)
-        except TimeoutError:
+        except (TimeoutError, MailError, OSError, aiosmtplib.SMTPException, ValueError) as exc:
             log.info("%s", failed)
-            log.debug("emailalert: no answer within %g s", self._send_timeout)
-        except (MailError, OSError, aiosmtplib.SMTPException, ValueError) as exc:
-            log.info("%s", failed)
-            log.debug("emailalert: %s", exc)
+            log.debug("emailalert: %s", str(exc) or f"no answer within {self._send_timeout:g} s")
 
     async def _send_smtp(self, host: str, msg: EmailMessage, rcpts: list[str]) -> None:
         # local_hostname: aiosmtplib would otherwise ask socket.getfqdn(), a blocking lookup.
@@ -428,8 +426,8 @@ class MailAlerts:
             msg.as_bytes(policy=_WIRE), sender=self.sender, recipients=rcpts, hostname=host,
             port=self._smtp_port, local_hostname=self.hostname, timeout=self._send_timeout,
             use_tls=False, start_tls=False)
-        for addr, reply in errors.items():
-            log.debug("emailalert: %s refused: %s", addr, reply)
+        for addr, reply in errors.items():  # the others got it: not a failure of the mail
+            log.info("emailalert: recipient %s refused: %s %s", addr, reply.code, reply.message)
 
     async def _send_local(self, msg: EmailMessage) -> None:
         data = msg.as_bytes(policy=_LOCAL)

@@ -49,6 +49,14 @@ class Relay:
     port: int = 0
     envelopes: list[Envelope] = field(default_factory=list)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    refuse: set[str] = field(default_factory=set)
+
+    async def handle_RCPT(self, server: SMTPServer, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        if address in self.refuse:
+            return "550 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTPServer, session: Session,
                           envelope: Envelope) -> str:
@@ -216,7 +224,8 @@ async def test_the_original_subject_body_from_and_to(relay: Relay,
 
 
 @pytest.mark.asyncio
-async def test_servicename_comment_and_emailalertfrom(relay: Relay) -> None:
+async def test_servicename_comment_and_emailalertfrom(
+        relay: Relay, caplog: pytest.LogCaptureFixture) -> None:
     v = virtual(servicename="web shop", comment="rack 4, call Sam")
     a = alerts(relay, config(v, emailalertfrom="lvs@example.com"))
     a.event(dest(v, DestChange.QUIESCED), v, DaemonState.STARTING)
@@ -229,13 +238,15 @@ async def test_servicename_comment_and_emailalertfrom(relay: Relay) -> None:
     assert relay.envelopes[0].mail_from == a.sender  # the envelope stays user@host
     assert text(msg) == (f"ldirectord host: {HOST}\nLog-Message: {subject}\n"
                          "Daemon-Status: starting\n\nService name: web shop\n"
-                         "Comment: rack 4, call Sam\n")
+                         "Comment: rack 4, call Sam\n\n")
+    # As the original: the log line is the message, without the servicename prefix.
+    assert f"emailalert: {subject.removeprefix('[web shop] ')}" in lines(caplog)
 
 
 def test_body_with_a_comment_only() -> None:
     route = MailRoute("ops@example.com", None, ALL_DAEMON_STATES, None, "spare", "tcp:x")
     assert body(MailItem(route, "S", DaemonState.STOPPING), "h") == (
-        "ldirectord host: h\nLog-Message: S\nDaemon-Status: stopping\n\nComment: spare\n")
+        "ldirectord host: h\nLog-Message: S\nDaemon-Status: stopping\n\nComment: spare\n\n")
 
 
 @pytest.mark.asyncio
@@ -248,6 +259,20 @@ async def test_every_recipient_of_a_list_gets_its_own_rcpt(relay: Relay) -> None
     assert relay.envelopes[0].rcpt_tos == ["a@example.com", "b@example.com", "c@example.org"]
     assert [x.addr_spec for x in msg["To"].addresses] == [
         "a@example.com", "b@example.com", "c@example.org"]
+
+
+@pytest.mark.asyncio
+async def test_a_refused_recipient_is_logged_and_the_others_get_the_mail(
+        relay: Relay, caplog: pytest.LogCaptureFixture) -> None:
+    relay.refuse.add("nobody@example.com")
+    v = virtual(emailalert="nobody@example.com, ops@example.com")
+    a = alerts(relay, config(v))
+    a.event(dest(v, DestChange.DELETED), v, RUNNING)
+    await relay.wait_for(1)
+    await a.close()
+    assert relay.envelopes[0].rcpt_tos == ["ops@example.com"]
+    assert "emailalert: recipient nobody@example.com refused: 550 no such user" in lines(caplog)
+    assert "failed to send SMTP email message" not in lines(caplog)
 
 
 def test_recipient_lists() -> None:
@@ -380,8 +405,11 @@ async def test_a_long_flap_lists_the_first_transitions_and_the_latest(relay: Rel
     listed = text(msgs[1]).split("every 60 s):\n")[1].splitlines()
     assert len(listed) == 21
     assert listed[-2] == "... 10 more ..."
-    assert listed[0].endswith(f" [Bücher] {ADD_2}")
-    assert listed[-1].endswith(f" [Bücher] {DEL_2}")
+    assert listed[0].endswith(f" {ADD_2}")
+    assert listed[-1].endswith(f" {DEL_2}")
+    assert text(msgs[1]).startswith(f"ldirectord host: {HOST}\nLog-Message: [Bücher] {DEL_2}\n"
+                                    "Daemon-Status: running\n\nService name: Bücher\n\n"
+                                    "Not mailed at the time")
 
 
 @pytest.mark.asyncio
