@@ -45,6 +45,13 @@ CTRL_ATTR_FAMILY_NAME = 2
 RECV_SIZE = 1 << 16
 GENL_VERSION = 1
 GENL_NAME = "IPVS"
+# IPVS_CMD_ATTR_*, IPVS_SVC_ATTR_*, IPVS_DEST_ATTR_* (include/uapi/linux/ip_vs.h)
+CMD_ATTR_SERVICE, CMD_ATTR_DEST = 1, 2
+SVC_AF, SVC_PROTOCOL, SVC_ADDR, SVC_PORT, SVC_FWMARK = 1, 2, 3, 4, 5
+SVC_SCHED_NAME, SVC_FLAGS, SVC_TIMEOUT, SVC_NETMASK = 6, 7, 8, 9
+DEST_ADDR, DEST_PORT, DEST_FWD_METHOD, DEST_WEIGHT = 1, 2, 3, 4
+DEST_U_THRESH, DEST_L_THRESH, DEST_ACTIVE_CONNS, DEST_INACT_CONNS = 5, 6, 7, 8
+DEST_ADDR_FAMILY = 11
 _NLMSGHDR = struct.Struct("=IHHII")
 _GENLHDR = struct.Struct("=BBH")
 _NLA = struct.Struct("=HH")
@@ -99,10 +106,10 @@ def _af(ipv6: bool) -> int:
 def service_key_attrs(key: ServiceKey) -> bytes:
     """IPVS_SVC_ATTR_{AF,PROTOCOL,ADDR,PORT} or {AF,FWMARK}: what names a service."""
     if key.fwmark is not None:
-        return _u16(1, _af(key.ipv6)) + _u32(5, key.fwmark)
+        return _u16(SVC_AF, _af(key.ipv6)) + _u32(SVC_FWMARK, key.fwmark)
     assert key.address is not None
-    return (_u16(1, _af(key.ipv6)) + _u16(2, PROTO_NUMBERS[key.protocol])
-            + _addr(3, key.address) + _be16(4, key.port))
+    return (_u16(SVC_AF, _af(key.ipv6)) + _u16(SVC_PROTOCOL, PROTO_NUMBERS[key.protocol])
+            + _addr(SVC_ADDR, key.address) + _be16(SVC_PORT, key.port))
 
 
 def service_attrs(key: ServiceKey, attrs: ServiceAttrs) -> bytes:
@@ -116,31 +123,31 @@ def service_attrs(key: ServiceKey, attrs: ServiceAttrs) -> bytes:
     # The kernel reads an IPv6 prefix length out of this be32 field in host byte order.
     raw_mask = mask.to_bytes(4, sys.byteorder) if key.ipv6 else mask.to_bytes(4, "big")
     return (service_key_attrs(key)
-            + _nla(6, attrs.scheduler.encode() + b"\0")
-            + _nla(7, struct.pack("=II", flags, 0xFFFFFFFF))
-            + _u32(8, attrs.persistent or 0)
-            + _nla(9, raw_mask))
+            + _nla(SVC_SCHED_NAME, attrs.scheduler.encode() + b"\0")
+            + _nla(SVC_FLAGS, struct.pack("=II", flags, 0xFFFFFFFF))
+            + _u32(SVC_TIMEOUT, attrs.persistent or 0)
+            + _nla(SVC_NETMASK, raw_mask))
 
 
 def dest_key_attrs(dest: DestKey) -> bytes:
-    return (_addr(1, dest.address) + _be16(2, dest.port)
-            + _u16(11, _af(is_ipv6(dest.address))))
+    return (_addr(DEST_ADDR, dest.address) + _be16(DEST_PORT, dest.port)
+            + _u16(DEST_ADDR_FAMILY, _af(is_ipv6(dest.address))))
 
 
 def dest_attrs(dest: DestKey, attrs: DestAttrs) -> bytes:
     """A whole destination: SET replaces every field, so all of them are always sent."""
-    return (_addr(1, dest.address) + _be16(2, dest.port) + _u32(3, int(attrs.method))
-            + _u32(4, attrs.weight) + _u32(5, attrs.upper_threshold)
-            + _u32(6, attrs.lower_threshold) + _u16(11, _af(is_ipv6(dest.address))))
+    return (dest_key_attrs(dest) + _u32(DEST_FWD_METHOD, int(attrs.method))
+            + _u32(DEST_WEIGHT, attrs.weight) + _u32(DEST_U_THRESH, attrs.upper_threshold)
+            + _u32(DEST_L_THRESH, attrs.lower_threshold))
 
 
 def genl_payload(cmd: Cmd, service: bytes | None, dest: bytes | None = None) -> bytes:
     """genlmsghdr plus the nested IPVS_CMD_ATTR_SERVICE / IPVS_CMD_ATTR_DEST."""
     body = _GENLHDR.pack(int(cmd), GENL_VERSION, 0)
     if service is not None:
-        body += _nla(1, service)
+        body += _nla(CMD_ATTR_SERVICE, service)
     if dest is not None:
-        body += _nla(2, dest)
+        body += _nla(CMD_ATTR_DEST, dest)
     return body
 
 

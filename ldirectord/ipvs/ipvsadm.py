@@ -175,6 +175,9 @@ def _parse_listing(text: str) -> _Listing:
     current: ServiceKey | None = None
     for line in text.splitlines():
         if (m := _SERVICE_RE.match(line)) is not None:
+            if m["proto"] == "SCTP":  # never ours: skipped with its reals
+                current = None
+                continue
             current = _service_key(m)
             flags = frozenset(f for f in (m["flags"] or "").split(",") if f)
             services[current] = ServiceAttrs(

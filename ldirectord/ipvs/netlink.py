@@ -26,7 +26,30 @@ from ldirectord.errors import (
     PermissionDenied,
 )
 from ldirectord.ipvs import genl
-from ldirectord.ipvs.genl import Cmd, GenlSocket
+from ldirectord.ipvs.genl import (
+    CMD_ATTR_DEST,
+    CMD_ATTR_SERVICE,
+    DEST_ACTIVE_CONNS,
+    DEST_ADDR,
+    DEST_ADDR_FAMILY,
+    DEST_FWD_METHOD,
+    DEST_INACT_CONNS,
+    DEST_L_THRESH,
+    DEST_PORT,
+    DEST_U_THRESH,
+    DEST_WEIGHT,
+    SVC_ADDR,
+    SVC_AF,
+    SVC_FLAGS,
+    SVC_FWMARK,
+    SVC_NETMASK,
+    SVC_PORT,
+    SVC_PROTOCOL,
+    SVC_SCHED_NAME,
+    SVC_TIMEOUT,
+    Cmd,
+    GenlSocket,
+)
 from ldirectord.ipvs.model import (
     AddDest,
     AddService,
@@ -68,13 +91,6 @@ _ERRNO_MAP: Mapping[int, type[IPVSError]] = {
     errno.EOPNOTSUPP: InvalidArgument,
     errno.ENOPROTOOPT: IPVSUnavailable,
 }
-# IPVS_CMD_ATTR_*, IPVS_SVC_ATTR_*, IPVS_DEST_ATTR_* (include/uapi/linux/ip_vs.h)
-CMD_ATTR_SERVICE, CMD_ATTR_DEST = 1, 2
-SVC_AF, SVC_PROTOCOL, SVC_ADDR, SVC_PORT, SVC_FWMARK = 1, 2, 3, 4, 5
-SVC_SCHED_NAME, SVC_FLAGS, SVC_TIMEOUT, SVC_NETMASK = 6, 7, 8, 9
-DEST_ADDR, DEST_PORT, DEST_FWD_METHOD, DEST_WEIGHT = 1, 2, 3, 4
-DEST_U_THRESH, DEST_L_THRESH, DEST_ACTIVE_CONNS, DEST_INACT_CONNS = 5, 6, 7, 8
-DEST_ADDR_FAMILY = 11
 IP_VS_CONN_F_FWD_MASK = 0x7
 _PROTOCOLS = {socket.IPPROTO_TCP: Protocol.TCP, socket.IPPROTO_UDP: Protocol.UDP}
 _YIELD_EVERY = 64  # ops between two yields to the event loop during a long apply
@@ -117,14 +133,17 @@ def _write(op: Op) -> bytes:
             assert_never(op)
 
 
-def _service_from(raw: dict[int, bytes]) -> tuple[ServiceKey, ServiceAttrs]:
+def _service_from(raw: dict[int, bytes]) -> tuple[ServiceKey, ServiceAttrs] | None:
+    """The service in a dump answer; None for a protocol we never manage (e.g. SCTP)."""
     family = genl.u16(raw[SVC_AF])
     ipv6 = family == socket.AF_INET6
     fwmark = genl.u32(raw[SVC_FWMARK]) if SVC_FWMARK in raw else 0
     if fwmark:
         key = ServiceKey(Protocol.FWM, None, 0, fwmark=fwmark, ipv6=ipv6)
+    elif (protocol := _PROTOCOLS.get(genl.u16(raw[SVC_PROTOCOL]))) is None:
+        return None
     else:
-        key = ServiceKey(_PROTOCOLS[genl.u16(raw[SVC_PROTOCOL])],
+        key = ServiceKey(protocol,
                          genl.address(raw[SVC_ADDR], family), genl.be16(raw[SVC_PORT]),
                          ipv6=ipv6)
     scheduler = raw.get(SVC_SCHED_NAME, b"").split(b"\0", 1)[0].decode()
@@ -183,7 +202,9 @@ class NetlinkBackend:
         with map_exceptions():
             for answer in await self._sock.dump(genl.genl_payload(Cmd.GET_SERVICE, None)):
                 raw = genl.parse_attrs(genl.parse_attrs(answer)[CMD_ATTR_SERVICE])
-                key, attrs = _service_from(raw)
+                if (service := _service_from(raw)) is None:
+                    continue
+                key, attrs = service
                 family = genl.u16(raw[SVC_AF])
                 query = genl.genl_payload(Cmd.GET_DEST, genl.service_key_attrs(key))
                 dests: dict[DestKey, DestAttrs] = {}

@@ -112,7 +112,8 @@ def check_service(key: ServiceKey, attrs: ServiceAttrs, op: Op | None = None) ->
     The scheduler is left to the kernel (see `check_scheduler`): kernels differ in what
     they have.
     """
-    if (key.fwmark is None) != (key.address is not None):
+    if (key.fwmark is None) != (key.address is not None) or (
+            (key.fwmark is None) == (key.protocol is Protocol.FWM)):
         raise InvalidArgument("a service has either an address or a firewall mark", op)
     if key.fwmark is not None and not 0 < key.fwmark <= 0xFFFFFFFF:
         raise InvalidArgument(f"invalid firewall mark {key.fwmark}", op)

@@ -109,6 +109,17 @@ def test_parse_local_forwarding_thresholds_and_counters() -> None:
     assert format_table(parse_tables(listing, limits)).endswith(listing.split("\n", 3)[3])
 
 
+def test_sctp_services_are_skipped_with_their_reals() -> None:
+    head = "".join(LISTING.splitlines(keepends=True)[:3])
+    sctp = ("SCTP  10.0.0.1:80 rr\n"
+            "  -> 10.0.0.3:80                  Masq    1      0          0         \n")
+    tcp_part = ("TCP  10.0.0.1:80 wrr\n"
+                "  -> 10.0.0.4:80                  Masq    1      0          0         \n")
+    table = parse_tables(head + sctp + tcp_part, "")
+    assert {k: set(e.dests) for k, e in table.items()} == {
+        tcp("10.0.0.1", 80): {DestKey("10.0.0.4", 80)}}
+
+
 def test_format_table_reproduces_a_real_listing() -> None:
     """Byte for byte, including ipvsadm's wrapped address order (192.168.x before 10.x)."""
     table = parse_tables(LISTING, THRESHOLDS)
