@@ -4,19 +4,26 @@ against a local nginx, and keepalived's CPU per HTTP check for comparison where 
 Prints figures; it is not a test. Run as root from the repository:
 
     .venv/bin/python bench/checks.py                       # on the host
-    bash tests/vm/ipvs-vm -- .venv/bin/python bench/checks.py --checks 1000   # with keepalived
+    bash tests/vm/ipvs-vm -- .venv/bin/python bench/checks.py --checks 400 --concurrency 10 \
+        --reals 20 --delay 0.5          # with keepalived, under the VM's emulation
 
 CPU is this process's CPU time (time.process_time: user + system, so the kernel's share of
 every connect counts), divided by the number of checks; nginx's CPU is not counted. The
-load is shaped like the daemon's: `--concurrency` tasks, each checking in a loop. keepalived
-needs a kernel IPVS table to run its checker at all; where there is none (/proc/net/ip_vs)
-its row prints n/a, and the comparison needs the VM (tests/vm/ipvs-vm).
+load is shaped like the daemon's: `--concurrency` tasks, each checking in a loop; each row
+shows its best of `--rounds` (other load on the machine only ever adds CPU time).
+
+keepalived (checker only, HTTP_GET on `--reals` nginx ports every `--delay` s) runs side by
+side with our http check in one time window, so both see the same machine load; its CPU is
+read from /proc and its checks counted in nginx's access log. keepalived needs a kernel IPVS
+table to run its checker at all: where there is none (/proc/net/ip_vs) its row prints n/a and
+the comparison needs the VM (tests/vm/ipvs-vm), whose emulated CPU slows and skews both.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -25,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,17 +85,19 @@ class Figure:
 
 
 async def measure(name: str, one: Callable[[], Awaitable[bool]], checks: int,
-                  concurrency: int) -> Figure:
-    """Run `checks` calls of `one` from `concurrency` looping tasks; CPU and wall time."""
+                  concurrency: int, seconds: float = 0.0) -> Figure:
+    """Run at least `checks` calls of `one` (and for at least `seconds`) from `concurrency`
+    looping tasks; this process's CPU time and the wall time."""
     warm = [await one() for _ in range(min(20, checks))]
     assert all(warm), f"{name}: warm-up checks failed"
-    left = checks
-    failures = 0
+    loop = asyncio.get_running_loop()
+    until = loop.time() + seconds
+    done = failures = 0
 
     async def worker() -> None:
-        nonlocal left, failures
-        while left > 0:
-            left -= 1
+        nonlocal done, failures
+        while done < checks or loop.time() < until:
+            done += 1
             if not await one():
                 failures += 1
 
@@ -96,7 +105,7 @@ async def measure(name: str, one: Callable[[], Awaitable[bool]], checks: int,
     async with asyncio.TaskGroup() as tg:
         for _ in range(concurrency):
             tg.create_task(worker())
-    return Figure(name, checks, failures, time.process_time() - cpu0,
+    return Figure(name, done, failures, time.process_time() - cpu0,
                   time.perf_counter() - wall0)
 
 
@@ -136,8 +145,12 @@ async def _reference_rows(n: Nginx, checks: int, concurrency: int) -> list[Figur
     return rows
 
 
+def http_check(n: Nginx) -> Callable[[], Awaitable[bool]]:
+    spec = CheckSpec(Service.HTTP, request="/ok.html", receive=RECEIVE, negotiatetimeout=5)
+    return _ok(check_http, n.target("http", HOST), spec)
+
+
 async def ours(n: Nginx, checks: int, concurrency: int, references: bool) -> list[Figure]:
-    http = CheckSpec(Service.HTTP, request="/ok.html", receive=RECEIVE, negotiatetimeout=5)
     https = CheckSpec(Service.HTTPS, request="/ok.html", receive=RECEIVE, negotiatetimeout=5)
     reuse, fresh = TlsClient(), _NoReuse()
 
@@ -150,7 +163,7 @@ async def ours(n: Nginx, checks: int, concurrency: int, references: bool) -> lis
     plan = [
         ("connect", _ok(check_connect, n.target("http", HOST),
                         CheckSpec(Service.NONE, checktimeout=5))),
-        ("http (check_http)", _ok(check_http, n.target("http", HOST), http)),
+        ("http (check_http)", http_check(n)),
         ("https, session reuse (check_https)", _ok(https_reuse, n.target("https", HOST), https)),
         ("https, full handshakes (check_https)",
          _ok(https_fresh, n.target("https", HOST), https)),
@@ -224,13 +237,18 @@ def _count_keepalived_requests(log: Path) -> int:
         return sum(1 for line in f if b"KeepAliveClient" in line)
 
 
-def keepalived(n: Nginx, workdir: Path, seconds: float, delay: float) -> Figure | str:
-    """keepalived's checker against the same nginx: its CPU per HTTP_GET check."""
+@contextlib.contextmanager
+def running_keepalived(n: Nginx, workdir: Path, delay: float
+                       ) -> Iterator[Callable[[], tuple[float, int]] | str]:
+    """keepalived's checker on the nginx's extra ports; yields a sampler of (its CPU
+    seconds, HTTP_GET requests nginx has seen from it), or why it cannot run here."""
     exe = shutil.which("keepalived")
     if exe is None:
-        return "n/a (keepalived is not installed: apt-get install keepalived)"
+        yield "n/a (keepalived is not installed: apt-get install keepalived)"
+        return
     if not Path("/proc/net/ip_vs").exists():
-        return "n/a (no kernel IPVS here; run this inside tests/vm/ipvs-vm)"
+        yield "n/a (no kernel IPVS here; run this inside tests/vm/ipvs-vm)"
+        return
     conf = workdir / "keepalived.conf"
     conf.write_text(_keepalived_conf(n.extra, delay))
     with (workdir / "keepalived.log").open("wb") as log:
@@ -239,17 +257,14 @@ def keepalived(n: Nginx, workdir: Path, seconds: float, delay: float) -> Figure 
              "-c", str(workdir / "ka-check.pid"), "-r", str(workdir / "ka-vrrp.pid")],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while _count_keepalived_requests(n.access_log) < 2 * len(n.extra):  # warmed up
             if proc.poll() is not None or time.monotonic() > deadline:
-                return "n/a (keepalived did not check: see " + str(workdir / "keepalived.log") + ")"
+                yield f"n/a (keepalived did not check: see {workdir / 'keepalived.log'})"
+                return
             time.sleep(0.1)
         pids = [proc.pid, *_children(proc.pid)]
-        cpu0, count0, wall0 = _cpu_of(pids), _count_keepalived_requests(n.access_log), \
-            time.perf_counter()
-        time.sleep(seconds)  # keepalived works on its own; we only sample before and after
-        cpu, count = _cpu_of(pids) - cpu0, _count_keepalived_requests(n.access_log) - count0
-        wall = time.perf_counter() - wall0
+        yield lambda: (_cpu_of(pids), _count_keepalived_requests(n.access_log))
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -257,10 +272,30 @@ def keepalived(n: Nginx, workdir: Path, seconds: float, delay: float) -> Figure 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    if count == 0:
-        return "n/a (keepalived made no checks in the window)"
-    return Figure(f"keepalived HTTP_GET ({len(n.extra)} reals, delay_loop {delay})",
-                  count, 0, cpu, wall)
+
+
+def side_by_side(n: Nginx, workdir: Path, args: argparse.Namespace) -> list[str]:
+    """Our http check and keepalived's HTTP_GET in the same time window against the same
+    nginx, so both see the same machine load; the ratio of their CPU per check."""
+    with running_keepalived(n, workdir, args.delay) as ka:
+        if isinstance(ka, str):
+            return [f"{'keepalived HTTP_GET':<46} {ka}",
+                    f"{'ratio CPU/check ours : keepalived':<46} n/a"]
+        cpu0, count0 = ka()
+        wall0 = time.perf_counter()
+        ours_row = asyncio.run(measure("http (check_http) beside keepalived",
+                                       http_check(n), args.checks, args.concurrency,
+                                       seconds=args.seconds))
+        cpu1, count1 = ka()
+        wall = time.perf_counter() - wall0
+    if count1 == count0:
+        return [f"{'keepalived HTTP_GET':<46} n/a (no checks in the window)"]
+    theirs = Figure(f"keepalived HTTP_GET ({len(n.extra)} reals, delay_loop {args.delay})",
+                    count1 - count0, 0, cpu1 - cpu0, wall)
+    ratio = ours_row.cpu_us / theirs.cpu_us
+    return [ours_row.line(), theirs.line(),
+            f"{'ratio CPU/check ours : keepalived':<46} {ratio:>8.2f}  goal <= 2: "
+            f"{'met' if ratio <= 2 else 'NOT met'}"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3, help="rounds; each row's best is shown")
     ap.add_argument("--reals", type=int, default=50, help="keepalived real servers")
     ap.add_argument("--delay", type=float, default=0.2, help="keepalived delay_loop (s)")
-    ap.add_argument("--seconds", type=float, default=10, help="keepalived sampling window")
+    ap.add_argument("--seconds", type=float, default=20,
+                    help="least length of the side-by-side window with keepalived")
     ap.add_argument("--no-references", action="store_true",
                     help="skip the reference rows (aiohttp and streams without our checker)")
     args = ap.parse_args(argv)
@@ -279,7 +315,6 @@ def main(argv: list[str] | None = None) -> int:
             run_nginx(Path(tmp), extra_ports=args.reals, access_log=True) as n:
         rows = asyncio.run(best_of(args.rounds, n, args.checks, args.concurrency,
                                    not args.no_references))
-        ka = keepalived(n, Path(tmp), args.seconds, args.delay)
         goals = {"http (check_http)": 5000.0, "https, session reuse (check_https)": 1000.0}
         load = Path("/proc/loadavg").read_text().split()[:3]
         print(f"# best of {args.rounds} rounds of {args.checks} checks per row, "
@@ -288,15 +323,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{os.cpu_count()} CPUs, load average {' '.join(load)}")
         for row in rows:
             print(row.line(goals.get(row.name)))
-        http = next(r for r in rows if r.name == "http (check_http)")
-        if isinstance(ka, str):
-            print(f"{'keepalived HTTP_GET':<46} {ka}")
-            print(f"{'ratio CPU/check ours : keepalived':<46} n/a")
-        else:
-            print(ka.line())
-            ratio = http.cpu_us / ka.cpu_us
-            print(f"{'ratio CPU/check ours : keepalived':<46} {ratio:>8.2f}  goal <= 2: "
-                  f"{'met' if ratio <= 2 else 'NOT met'}")
+        for line in side_by_side(n, Path(tmp), args):
+            print(line)
     return 0
 
 
