@@ -52,6 +52,9 @@ from ldirectord.runtime.scheduler import jitter as default_jitter
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 REPAIR_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 ALERT_TICK = 1.0
+#: Bounds at stop: a hung sub-instance or fallbackcommand must not keep the daemon alive.
+CHILD_STOP_TIMEOUT = 30.0
+DRAIN_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,11 +347,18 @@ class Supervisor:
         self._stopping = True
         self.controller.state = DaemonState.STOPPING
         for name in self.config.execute:
-            await run_child(name, "stop")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CHILD_STOP_TIMEOUT):
+                    await run_child(name, "stop")
         # Shielded: a cancellation now must not leave a half-cleaned table.
         await asyncio.shield(self.controller.stop())
-        await self.controller.fallbacks.drain()
-        await self.controller.monitors.drain()
+        try:
+            async with asyncio.timeout(DRAIN_TIMEOUT):
+                await self.controller.fallbacks.drain()
+                await self.controller.monitors.drain()
+        except TimeoutError:
+            log.info("Background commands still running after %gs: not waiting for them",
+                     DRAIN_TIMEOUT)
         if signame is not None:
             log.info("Linux Director Daemon terminated on signal: %s", signame)
 
