@@ -398,3 +398,36 @@ def test_execute_sub_instances_follow_the_parent(tmp_path: Path, _rundir: Path, 
     assert run(str(parent), "stop").returncode == 0
     assert not pid_file(_rundir, "child.cf").exists()  # stopped before the parent exits
     assert not pid_file(_rundir).exists()
+
+
+def test_without_usable_ipvs_debug_mode_uses_memory_and_a_daemon_refuses(
+        tmp_path: Path, _rundir: Path, listener: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An unknown forced backend stands for "no usable IPVS" on any machine.
+    monkeypatch.setenv("LDIRECTORD_IPVS", "none-here")
+    cfg = write_config(tmp_path, listener)
+    daemon = run(str(cfg), "start")
+    assert daemon.returncode == 2
+    assert "did not start" in daemon.stderr
+    assert "Could not open IPVS: " in log_text(tmp_path)
+    assert not pid_file(_rundir).exists()
+    proc = subprocess.Popen([LDIRECTORD, "-d", str(cfg), "start"], stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stderr is not None
+        deadline = time.monotonic() + DEADLINE
+        seen = ""
+        while time.monotonic() < deadline and "Added virtual server" not in seen:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            seen += line
+        assert "using an in-memory IPVS table" in seen
+        assert "Added virtual server: 10.9.9.9:80" in seen
+        proc.terminate()
+        assert proc.wait(timeout=DEADLINE) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stderr is not None
+        proc.stderr.close()
