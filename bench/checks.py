@@ -164,9 +164,13 @@ async def ours(n: Nginx, checks: int, concurrency: int, references: bool) -> lis
         ("connect", _ok(check_connect, n.target("http", HOST),
                         CheckSpec(Service.NONE, checktimeout=5))),
         ("http (check_http)", http_check(n)),
-        ("https, session reuse (check_https)", _ok(https_reuse, n.target("https", HOST), https)),
-        ("https, full handshakes (check_https)",
+        ("https TLS 1.3, session reuse", _ok(https_reuse, n.target("https", HOST), https)),
+        ("https TLS 1.3, full handshakes",
          _ok(https_fresh, n.target("https", HOST), https)),
+        ("https TLS 1.2, session reuse",
+         _ok(https_reuse, n.target("https12", HOST), https)),
+        ("https TLS 1.2, full handshakes",
+         _ok(https_fresh, n.target("https12", HOST), https)),
     ]
     rows = [await measure(name, one, checks, concurrency) for name, one in plan]
     if references:
@@ -315,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
             run_nginx(Path(tmp), extra_ports=args.reals, access_log=True) as n:
         rows = asyncio.run(best_of(args.rounds, n, args.checks, args.concurrency,
                                    not args.no_references))
-        goals = {"http (check_http)": 5000.0, "https, session reuse (check_https)": 1000.0}
+        goals = {"http (check_http)": 5000.0, "https TLS 1.3, session reuse": 1000.0,
+                 "https TLS 1.2, session reuse": 1000.0}
         load = Path("/proc/loadavg").read_text().split()[:3]
         print(f"# best of {args.rounds} rounds of {args.checks} checks per row, "
               f"{args.concurrency} concurrent, against nginx "
