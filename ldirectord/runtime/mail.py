@@ -32,7 +32,7 @@ Differences from the original (SPEC Part A §11):
   mailed (the first one held in a window logs `emailalert held back (...)`). When the
   window ends (at the next `tick`) one mail goes out whose subject and Log-Message are the
   latest held transition (the real's current state) and whose body ends with the list of
-  the held transitions and their times, e.g.
+  the held transitions and their times (when there was more than one), e.g.
 
       Not mailed at the time (at most one mail per real server every 60 s):
       Thu Nov 26 08:10:32 2026 Deleted real server: 10.0.0.2:80 (10.0.0.1:80)
@@ -79,7 +79,7 @@ SENDMAIL: tuple[str, ...] = ("/usr/sbin/sendmail", "-t", "-oi")
 SMTP_PORT = 25
 RATE_INTERVAL = 60.0
 SEND_TIMEOUT = 30.0
-CLOSE_TIMEOUT = 10.0
+CLOSE_TIMEOUT = 5.0  # within the `stop` action's wait for the daemon to exit
 QUEUE_LIMIT = 100  # mails waiting per virtual
 HELD_LIMIT = 20  # transitions listed in one rate-limit summary
 # Headers stay on one line (up to RFC 5322's hard limit) as the original sends them; the
@@ -150,7 +150,7 @@ def body(mail: Mail, hostname: str) -> str:
         extra.append(f"Comment: {mail.route.comment}")
     if extra:  # the original appends "\n<details>\n": a blank line before and after
         lines += ["", *extra, ""]
-    if mail.held:
+    if len(mail.held) > 1:  # one held transition is the subject itself: nothing to add
         if lines[-1]:
             lines.append("")
         lines.append("Not mailed at the time (at most one mail per real server every "
@@ -172,13 +172,15 @@ def recipients(to: str) -> list[str]:
 
 def message(mail: Mail, *, hostname: str, sender: str, from_: str | None) -> EmailMessage:
     """The whole message; a line break in a config value cannot inject a header."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_LOCAL)
     msg["From"] = " ".join((from_ or sender).splitlines())
     msg["To"] = " ".join(mail.route.to.splitlines())
     msg["Subject"] = " ".join(mail.subject.splitlines())
     msg["Date"] = email.utils.formatdate(localtime=True)
     msg["Message-ID"] = email.utils.make_msgid("ldirectord", domain=hostname or "localhost")
-    msg.set_content(body(mail, hostname))
+    text = body(mail, hostname)
+    # Plain 7bit lines like the original's, unless non-ASCII text needs an encoding.
+    msg.set_content(text, cte="7bit" if text.isascii() else "quoted-printable")
     return msg
 
 
