@@ -51,6 +51,7 @@ fallbackcommand decision in reconcile.py.
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
+from dataclasses import dataclass
 from enum import Enum
 from typing import assert_never
 
@@ -69,6 +70,7 @@ from ldirectord.engine.keys import (
 from ldirectord.ipvs.model import DestAttrs, DestKey, Method, ServiceEntry, ServiceKey, Table
 
 __all__ = [
+    "Desired",
     "Standing",
     "desired_state",
     "dest_attrs",
@@ -120,7 +122,18 @@ def plan(
 
     `health` lacks an identity -> UNKNOWN. `maintenance` lists identities forced down.
     """
-    return desired_state(config, health, maintenance, actual)[0]
+    return desired_state(config, health, maintenance, actual).table
+
+
+@dataclass(frozen=True, slots=True)
+class Desired:
+    """`plan`'s table, each virtual's `Standing`, and the entries that stand for a real
+    out of service (quiesced, or waiting at weight 0): those are never "Added" or
+    "Restored" but "Readd Quiescent" or "Quiescent", whatever their weight."""
+
+    table: dict[ServiceKey, ServiceEntry]
+    standings: dict[ServiceKey, Standing]
+    out_of_service: frozenset[tuple[ServiceKey, DestKey]]
 
 
 def desired_state(
@@ -128,18 +141,20 @@ def desired_state(
     health: Mapping[RealId, Health],
     maintenance: Set[RealId],
     actual: Table,
-) -> tuple[dict[ServiceKey, ServiceEntry], dict[ServiceKey, Standing]]:
-    """`plan`, plus each virtual's `Standing`."""
+) -> Desired:
+    """`plan`, with what reconcile needs to name the changes."""
     table: dict[ServiceKey, ServiceEntry] = {}
     standings: dict[ServiceKey, Standing] = {}
+    out: set[tuple[ServiceKey, DestKey]] = set()
     for virtual in config.virtuals:
         key = service_key(virtual)
         current = actual.get(key)
-        dests, standing = _dests(virtual, config.readdquiescent, health, maintenance,
-                                 current.dests if current is not None else {})
+        dests, standing, down = _dests(virtual, config.readdquiescent, health, maintenance,
+                                       current.dests if current is not None else {})
         table[key] = ServiceEntry(service_attrs(virtual), dests)
         standings[key] = standing
-    return table, standings
+        out.update((key, dest) for dest in down)
+    return Desired(table, standings, frozenset(out))
 
 
 def _dests(
@@ -148,8 +163,10 @@ def _dests(
     health: Mapping[RealId, Health],
     maintenance: Set[RealId],
     current: Mapping[DestKey, DestAttrs],
-) -> tuple[dict[DestKey, DestAttrs], Standing]:
+) -> tuple[dict[DestKey, DestAttrs], Standing, set[DestKey]]:
+    """The virtual's entries, its standing, and which entries are reals out of service."""
     dests: dict[DestKey, DestAttrs] = {}
+    down: set[DestKey] = set()
     statuses: list[Standing] = []
     for real in virtual.reals:
         key = real_key(virtual, real)
@@ -161,6 +178,10 @@ def _dests(
             held = dests.get(key)
             if held is None or (held.weight == 0 and attrs.weight > 0):
                 dests[key] = attrs
+                if standing is Standing.SOME_UP:
+                    down.discard(key)
+                else:
+                    down.add(key)
     if Standing.SOME_UP in statuses:
         standing = Standing.SOME_UP
     elif Standing.PENDING in statuses:
@@ -172,7 +193,8 @@ def _dests(
         fkey = fallback_key(virtual, fallback)
         if standing is Standing.NONE_UP or (standing is Standing.PENDING and fkey in current):
             dests[fkey] = fallback_attrs(fallback)
-    return dests, standing
+            down.discard(fkey)
+    return dests, standing, down
 
 
 def _real_entry(

@@ -120,10 +120,11 @@ def reconcile(
     always managed); `commands` the previous Plan's `commands` ({} at start). `tag` is the
     word for purged entries (start at start-up and reload, as the original).
     """
-    desired, standings = desired_state(config, health, maintenance, actual)
-    ops = diff(desired, actual, managed)
+    desired = desired_state(config, health, maintenance, actual)
+    standings = desired.standings
+    ops = diff(desired.table, actual, managed)
     owners = {service_key(v): (v, _owners(v)) for v in config.virtuals}
-    events: list[Event] = [_event(op, owners, tag) for op in ops]
+    events: list[Event] = [_event(op, owners, desired.out_of_service, tag) for op in ops]
     last = dict(commands or {})
     new_commands: dict[ServiceKey, FallbackAction] = {}
     for virtual in config.virtuals:
@@ -167,7 +168,8 @@ def _owners(virtual: VirtualService) -> _Owners:
 
 
 def _event(op: Op, owners: Mapping[ServiceKey, tuple[VirtualService, _Owners]],
-           tag: Tag) -> Event:
+           out: Set[tuple[ServiceKey, DestKey]], tag: Tag) -> Event:
+    """Name an operation: which server it is about, and what happened to it."""
     match op:
         case AddService(key, _):
             return ServiceEvent(ServiceChange.ADDED, key, op, tag)
@@ -178,14 +180,12 @@ def _event(op: Op, owners: Mapping[ServiceKey, tuple[VirtualService, _Owners]],
         case AddDest(key, dest, attrs):
             virtual, by_key = owners[key]
             role, server = by_key[dest]
-            change = (DestChange.READDED if role is Role.REAL and attrs.weight == 0
-                      else DestChange.ADDED)
+            change = DestChange.READDED if (key, dest) in out else DestChange.ADDED
             return DestEvent(change, role, virtual, key, dest, server, attrs.weight, op, tag)
         case EditDest(key, dest, attrs):
             virtual, by_key = owners[key]
             role, server = by_key[dest]
-            change = (DestChange.QUIESCED if role is Role.REAL and attrs.weight == 0
-                      else DestChange.RESTORED)
+            change = DestChange.QUIESCED if (key, dest) in out else DestChange.RESTORED
             return DestEvent(change, role, virtual, key, dest, server, attrs.weight, op, tag)
         case DelDest(key, dest):
             virtual, by_key = owners[key]

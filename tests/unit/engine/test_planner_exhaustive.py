@@ -54,8 +54,10 @@ def held_attrs(spec: Spec, held: str) -> DestAttrs | None:
 
 
 def expected(statuses: tuple[str, ...], held: tuple[str, ...], quiescent: bool,
-             readd: bool, fb: str, checktype: CheckType) -> tuple[dict[DestKey, DestAttrs], str]:
+             readd: bool, fb: str, checktype: CheckType
+             ) -> tuple[dict[DestKey, DestAttrs], str, set[DestKey]]:
     out: dict[DestKey, DestAttrs] = {}
+    resting: set[DestKey] = set()  # entries of reals out of service
     some_up = some_pending = False
     for spec, status, have in zip(SPECS, statuses, held, strict=True):
         if status == "maint":
@@ -72,11 +74,13 @@ def expected(statuses: tuple[str, ...], held: tuple[str, ...], quiescent: bool,
         elif eff == "down":
             if quiescent and (have != "absent" or readd):
                 out[spec.kernel_key] = DestAttrs(spec.method, 0)
+                resting.add(spec.kernel_key)
         elif have == "in":  # unknown, in service: treated as up until checked
             out[spec.kernel_key] = in_service(spec)
             some_up = True
         elif have == "zero":  # unknown at weight 0: left as it is
             out[spec.kernel_key] = DestAttrs(spec.method, 0)
+            resting.add(spec.kernel_key)
             some_pending = True
         else:
             some_pending = True
@@ -84,7 +88,7 @@ def expected(statuses: tuple[str, ...], held: tuple[str, ...], quiescent: bool,
         if not some_pending or fb == "present":
             out[FALLBACK_KEY] = DestAttrs(Method.ROUTE, 1)
     standing = "some up" if some_up else "pending" if some_pending else "none up"
-    return out, standing
+    return out, standing, resting
 
 
 CONFIGS = list(itertools.product(
@@ -114,11 +118,13 @@ def test_every_case(quiescent: bool, readd: bool, fb: str, checktype: CheckType)
             current[FALLBACK_KEY] = DestAttrs(Method.ROUTE, 1)
         actual = {tcp(): ServiceEntry(ServiceAttrs(), current)}
 
-        want, standing = expected(statuses, held, quiescent, readd, fb, checktype)
-        table, standings = desired_state(cfg, health, maintenance, actual)
+        want, standing, resting = expected(statuses, held, quiescent, readd, fb, checktype)
+        desired = desired_state(cfg, health, maintenance, actual)
+        table, standings = desired.table, desired.standings
         case = f"{statuses} {held}"
         assert table == {tcp(): ServiceEntry(ServiceAttrs(), want)}, case
         assert standings[tcp()] is Standing(standing), case
+        assert desired.out_of_service == {(tcp(), k) for k in resting}, case
         # no real out of service keeps a weight
         dests = table[tcp()].dests
         for spec, st in zip(SPECS, statuses, strict=True):
@@ -130,7 +136,7 @@ def test_every_case(quiescent: bool, readd: bool, fb: str, checktype: CheckType)
 
 def test_plan_is_desired_state_table() -> None:
     v = virtual((SPECS[0].real,), fallback=fallback())
-    assert plan(config(v), {}, set(), {}) == desired_state(config(v), {}, set(), {})[0]
+    assert plan(config(v), {}, set(), {}) == desired_state(config(v), {}, set(), {}).table
 
 
 def test_quiesced_entry_with_other_forwarding_is_rewritten() -> None:

@@ -311,3 +311,13 @@ def test_soft_failure_event_values() -> None:
     _, events = observe_check(check, d.health[rid], False)
     assert events == (SoftFailure(d.config.virtuals[0], "10.0.0.2:80", 1, 2),)
     assert d.health[rid] == Health(Status.UP)
+
+
+def test_a_real_configured_at_weight_zero_is_added_not_readded() -> None:
+    z = real("10.0.0.2", 80, Forwarding.MASQ, 0)
+    d = Director(config(virtual((z,), quiescent=True, fallback=FB)))
+    d.reconcile()
+    assert d.result(z, True) == ["Added real server: 10.0.0.2:80 (10.0.0.1:80) (Weight set to 0)"]
+    assert d.result(z, False) == [
+        "Added fallback server: 127.0.0.1:80 (10.0.0.1:80) (Weight set to 1)"]
+    assert d.dests()[DestKey("10.0.0.2", 80)] == DestAttrs(Method.MASQ, 0)
