@@ -84,8 +84,9 @@ QUEUE_LIMIT = 100  # mails waiting per virtual
 HELD_LIMIT = 20  # transitions listed in one rate-limit summary
 # Headers stay on one line (up to RFC 5322's hard limit) as the original sends them; the
 # default folding at 78 columns splits subjects oddly (`Subject:` alone on its line).
-_WIRE = email.policy.SMTP.clone(max_line_length=998)
-_LOCAL = email.policy.default.clone(max_line_length=998)
+_MAX_LINE = 998
+_WIRE = email.policy.SMTP.clone(max_line_length=_MAX_LINE)
+_LOCAL = email.policy.default.clone(max_line_length=_MAX_LINE)
 SMTP_FAILED = "failed to send SMTP email message"
 LOCAL_FAILED = "failed to send email message"
 
@@ -165,9 +166,8 @@ def body(mail: Mail, hostname: str) -> str:
 def recipients(to: str) -> list[str]:
     """The addresses of an `emailalert` list: one RCPT each."""
     found = [addr for _, addr in email.utils.getaddresses([to]) if addr]
-    if not found:  # getaddresses gives up on some odd lists; commas are what the file uses
-        found = [part.strip() for part in to.split(",") if part.strip()]
-    return found
+    # getaddresses gives up on some odd lists; commas are what the file uses.
+    return found or [part.strip() for part in to.split(",") if part.strip()]
 
 
 def message(mail: Mail, *, hostname: str, sender: str, from_: str | None) -> EmailMessage:
@@ -178,9 +178,9 @@ def message(mail: Mail, *, hostname: str, sender: str, from_: str | None) -> Ema
     msg["Subject"] = " ".join(mail.subject.splitlines())
     msg["Date"] = email.utils.formatdate(localtime=True)
     msg["Message-ID"] = email.utils.make_msgid("ldirectord", domain=hostname or "localhost")
-    text = body(mail, hostname)
-    # Plain 7bit lines like the original's, unless non-ASCII text needs an encoding.
-    msg.set_content(text, cte="7bit" if text.isascii() else "quoted-printable")
+    text = body(mail, hostname)  # plain 7bit like the original's, unless it needs encoding
+    plain = text.isascii() and max(map(len, text.splitlines())) <= _MAX_LINE
+    msg.set_content(text, cte="7bit" if plain else "quoted-printable")
     return msg
 
 

@@ -439,7 +439,7 @@ async def test_a_dead_relay_blocks_neither_the_caller_nor_other_virtuals(
         caplog: pytest.LogCaptureFixture) -> None:
     dead = virtual(smtp="127.0.0.2")
     live = virtual(address="10.0.0.7")
-    a = alerts(relay, config(dead, live), send_timeout=3.0)
+    a = alerts(relay, config(dead, live), send_timeout=5.0)
     a.event(dest(dead, DestChange.DELETED), dead, RUNNING)
     # event() has returned and nothing was sent yet: sending happens in the background.
     assert mail_tasks() and not relay.envelopes
