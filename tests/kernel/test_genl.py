@@ -1,4 +1,8 @@
-"""Our IPVS netlink messages against pyroute2's encoder and decoder (host only, no kernel)."""
+"""Our IPVS netlink messages against pyroute2's encoder and decoder (host only, no kernel).
+
+pyroute2 is imported inside the tests: importing it takes many seconds under emulation,
+and the VM run collects this module without running it.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,6 @@ import struct
 from pathlib import Path
 
 import pytest
-from pyroute2.ipvs import IPVSDest, IPVSService
-from pyroute2.netlink.generic import ipvs as pr_ipvs
 
 from ldirectord.errors import InvalidArgument, IPVSUnavailable, NotFound
 from ldirectord.ipvs import genl
@@ -27,6 +29,9 @@ FULL = 0xFFFFFFFF
 def pyroute2_bytes(cmd: int, service: dict[str, object], dest: dict[str, object] | None,
                    key_only: bool) -> bytes:
     """The genl payload pyroute2 0.9.7 builds for the same request."""
+    from pyroute2.ipvs import IPVSDest, IPVSService
+    from pyroute2.netlink.generic import ipvs as pr_ipvs
+
     svc = IPVSService(**service)
     msg = pr_ipvs.ipvsmsg()
     msg["cmd"] = cmd
@@ -97,9 +102,11 @@ def test_dest_messages_match_pyroute2(
     assert nested(ours) == expected
 
 
-def kernel_style(attrs: list[tuple[str, object]], cls: type) -> bytes:
-    """Encode an attribute list the way the kernel's dump would (with pyroute2)."""
-    nla = cls()
+def kernel_style(attrs: list[tuple[str, object]], kind: str) -> bytes:
+    """Encode a service or dest attribute list the way the kernel's dump would (pyroute2)."""
+    from pyroute2.netlink.generic import ipvs as pr_ipvs
+
+    nla = getattr(pr_ipvs.ipvsmsg, kind)()
     nla["attrs"] = attrs
     nla.encode()
     return bytes(nla.data[4:])  # without the nesting header
@@ -113,7 +120,7 @@ def test_decode_services_and_dests_encoded_by_pyroute2() -> None:
         ("IPVS_SVC_ATTR_FLAGS", {"flags": 0x1 | 0x2 | 0x4 | 0x20, "mask": FULL}),
         ("IPVS_SVC_ATTR_TIMEOUT", 90),
         ("IPVS_SVC_ATTR_NETMASK", socket.inet_ntoa((48).to_bytes(4, "little"))),
-    ], pr_ipvs.ipvsmsg.service)
+    ], "service")
     service = _service_from(genl.parse_attrs(svc))
     assert service is not None
     key, attrs = service
@@ -124,7 +131,7 @@ def test_decode_services_and_dests_encoded_by_pyroute2() -> None:
                          ("IPVS_SVC_ATTR_FLAGS", {"flags": 0x2, "mask": FULL}),
                          ("IPVS_SVC_ATTR_TIMEOUT", 0),
                          ("IPVS_SVC_ATTR_NETMASK", "255.255.255.255")],
-                        pr_ipvs.ipvsmsg.service)
+                        "service")
     assert _service_from(genl.parse_attrs(mark)) == (fwm(7), ServiceAttrs("wrr"))
     dest = kernel_style([
         ("IPVS_DEST_ATTR_ADDR", "10.0.0.7"), ("IPVS_DEST_ATTR_PORT", 443),
@@ -132,7 +139,7 @@ def test_decode_services_and_dests_encoded_by_pyroute2() -> None:
         ("IPVS_DEST_ATTR_U_THRESH", 9), ("IPVS_DEST_ATTR_L_THRESH", 3),
         ("IPVS_DEST_ATTR_ACTIVE_CONNS", 5), ("IPVS_DEST_ATTR_INACT_CONNS", 6),
         ("IPVS_DEST_ATTR_ADDR_FAMILY", 2),
-    ], pr_ipvs.ipvsmsg.dest)
+    ], "dest")
     dkey, dattrs = _dest_from(genl.parse_attrs(dest), socket.AF_INET6)
     assert (dkey, dattrs) == (DestKey("10.0.0.7", 443), DestAttrs(Method.TUNNEL, 4, 9, 3))
     assert (dattrs.active_conns, dattrs.inactive_conns) == (5, 6)
