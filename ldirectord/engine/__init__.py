@@ -30,13 +30,28 @@ Modules:
   `HealthEvent` (the transition table is in its header).
 - identity.py: `RealId` (the original's real id), `Check` (an identity and the
   (virtual, real) pairs it feeds), `checks`, `real_id`, `initial_health`, `carry_health`.
-- planner.py: `plan` (the desired table; its header has the truth tables), and the key
-  helpers `service_key`, `service_attrs`, `dest_key`, `fallback_key`, `dest_attrs`.
+- keys.py: where the kernel holds things (the gate/ipip port mapping table in its header):
+  `service_key`, `service_attrs`, `dest_key`, `fallback_key`, `dest_attrs`.
+- planner.py: `plan` (the desired table; its header has the truth tables: reals by
+  status x quiescent x current entry, and the fallback while reals are still UNKNOWN).
 - diff.py: `diff(desired, actual, managed) -> list[Op]`.
 - events.py: the events with the original's exact log text (`.message`), e-mail subject
   (`.mail_subject`), reminder start/clear (`.reminder`, `.reminder_key`), and
   `FallbackCommand` (`.arguments`).
 - reconcile.py: `reconcile`, `shutdown`, `observe_check`, `managed_keys`, `Plan`.
+
+Decisions worth knowing when reading the log (see the module headers for the rest):
+- A real is never added before its first successful check, unless it is already in
+  service in the table at start (Part A §2); the fallback goes in only once every real of
+  the virtual has been checked and none is up, and a fallback already there stays while
+  reals are still unchecked.
+- The fallbackcommand runs `start`/`stop` when a virtual's decision changes, deduplicated
+  per virtual; its first run is that first decision, not an unconditional `start` at
+  every start-up as in the original.
+- A real shared by several virtuals (one identity) counts its failures once per check,
+  against the failurecount of the first virtual; soft failure lines name every virtual.
+- checktype=off never adds a real nor the fallback and never runs the fallbackcommand;
+  reals already in the table stay (they are UNKNOWN forever).
 """
 
 from __future__ import annotations
