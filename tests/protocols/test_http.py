@@ -1,5 +1,9 @@
-"""http and http_proxy checks against Debian's nginx, and the failure matrix of all three
-HTTP services (http, https, http_proxy) against scripted misbehaving peers."""
+"""http and http_proxy checks against nginx; the failure matrix of all three HTTP services.
+
+The up, wrong-receive, status, redirect, HEAD, Host and body-bound rows run against Debian's
+nginx (tests/protocols/servers_http.py); refused, black-holed, stalled, reset, garbage and
+oversized replies, and the stalled TLS handshake, come from the scripted peers of faults.py.
+"""
 
 from __future__ import annotations
 

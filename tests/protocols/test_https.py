@@ -1,6 +1,9 @@
-"""https checks against Debian's nginx with a throwaway self-signed certificate: Host, SNI,
-no verification, TLS session reuse and the handshake cap. (The failure matrix of https
-lives in test_http.py with the other HTTP services.)"""
+"""https checks against nginx: Host, SNI, no verification, session reuse, handshake cap.
+
+nginx serves a throwaway trustme certificate for www.example.test, once with TLS 1.2 and 1.3
+(resumption by tickets) and once with TLS 1.2 only (resumption by session ID). The failure
+matrix of https lives in test_http.py with the other HTTP services.
+"""
 
 from __future__ import annotations
 
