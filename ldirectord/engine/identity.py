@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ldirectord.config.model import (
     CheckType,
@@ -52,6 +52,18 @@ class RealId:
     forwarding: Forwarding
     request: str
     receive: str
+    # Identities are dictionary keys looked up for every real at every reconcile: the
+    # hash of twelve fields is computed once.
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((
+            self.checktype, self.service, self.command, self.protocol, self.host, self.port,
+            self.virtualhost, self.checkport, self.weight, self.forwarding, self.request,
+            self.receive)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def server(self) -> str:

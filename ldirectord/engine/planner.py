@@ -55,18 +55,17 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import assert_never
 
-from ldirectord.config.model import CheckType, Config, RealServer, VirtualService
+from ldirectord.config.model import CheckType, Config, VirtualService
 from ldirectord.engine.health import UNKNOWN, Health, Status
-from ldirectord.engine.identity import RealId, real_id
+from ldirectord.engine.identity import RealId
 from ldirectord.engine.keys import (
     dest_attrs,
     dest_key,
-    fallback_attrs,
     fallback_key,
-    real_key,
     service_attrs,
     service_key,
 )
+from ldirectord.engine.layout import VirtualSlot, layout
 from ldirectord.ipvs.model import DestAttrs, DestKey, Method, ServiceEntry, ServiceKey, Table
 
 __all__ = [
@@ -146,34 +145,34 @@ def desired_state(
     table: dict[ServiceKey, ServiceEntry] = {}
     standings: dict[ServiceKey, Standing] = {}
     out: set[tuple[ServiceKey, DestKey]] = set()
-    for virtual in config.virtuals:
-        key = service_key(virtual)
-        current = actual.get(key)
-        dests, standing, down = _dests(virtual, config.readdquiescent, health, maintenance,
+    for slot in layout(config):
+        current = actual.get(slot.key)
+        dests, standing, down = _dests(slot, config.readdquiescent, health, maintenance,
                                        current.dests if current is not None else {})
-        table[key] = ServiceEntry(service_attrs(virtual), dests)
-        standings[key] = standing
-        out.update((key, dest) for dest in down)
+        table[slot.key] = ServiceEntry(slot.attrs, dests)
+        standings[slot.key] = standing
+        out.update((slot.key, dest) for dest in down)
     return Desired(table, standings, frozenset(out))
 
 
 def _dests(
-    virtual: VirtualService,
+    slot: VirtualSlot,
     readdquiescent: bool,
     health: Mapping[RealId, Health],
     maintenance: Set[RealId],
     current: Mapping[DestKey, DestAttrs],
 ) -> tuple[dict[DestKey, DestAttrs], Standing, set[DestKey]]:
     """The virtual's entries, its standing, and which entries are reals out of service."""
+    virtual = slot.virtual
     dests: dict[DestKey, DestAttrs] = {}
     down: set[DestKey] = set()
-    statuses: list[Standing] = []
-    for real in virtual.reals:
-        key = real_key(virtual, real)
-        status = effective_status(virtual, real_id(virtual, real), health, maintenance)
-        attrs, standing = _real_entry(virtual, real, status, current.get(key),
+    statuses: set[Standing] = set()
+    for real in slot.reals:
+        key = real.key
+        status = effective_status(virtual, real.id, health, maintenance)
+        attrs, standing = _real_entry(virtual.quiescent, real.attrs, status, current.get(key),
                                       readdquiescent)
-        statuses.append(standing)
+        statuses.add(standing)
         if attrs is not None:
             held = dests.get(key)
             if held is None or (held.weight == 0 and attrs.weight > 0):
@@ -188,18 +187,17 @@ def _dests(
         standing = Standing.PENDING
     else:
         standing = Standing.NONE_UP
-    fallback = virtual.fallback
-    if fallback is not None and virtual.checktype is not CheckType.OFF:
-        fkey = fallback_key(virtual, fallback)
+    if slot.fallback is not None and virtual.checktype is not CheckType.OFF:
+        fkey, fattrs = slot.fallback
         if standing is Standing.NONE_UP or (standing is Standing.PENDING and fkey in current):
-            dests[fkey] = fallback_attrs(fallback)
+            dests[fkey] = fattrs
             down.discard(fkey)
     return dests, standing, down
 
 
 def _real_entry(
-    virtual: VirtualService,
-    real: RealServer,
+    quiescent: bool,
+    in_service: DestAttrs,
     status: Status,
     current: DestAttrs | None,
     readdquiescent: bool,
@@ -207,11 +205,11 @@ def _real_entry(
     """One row of the second table above."""
     match status:
         case Status.UP:
-            return dest_attrs(real), Standing.SOME_UP
+            return in_service, Standing.SOME_UP
         case Status.DOWN:
-            if not virtual.quiescent:
+            if not quiescent:
                 return None, Standing.NONE_UP
-            method = Method.from_forwarding(real.forwarding)
+            method = in_service.method
             if current is not None:
                 if current.weight == 0 and current.method in (method, Method.LOCAL):
                     return current, Standing.NONE_UP
@@ -223,7 +221,7 @@ def _real_entry(
             if current is None:
                 return None, Standing.PENDING
             if current.weight > 0:
-                return dest_attrs(real), Standing.SOME_UP
+                return in_service, Standing.SOME_UP
             return current, Standing.PENDING
         case _:
             assert_never(status)

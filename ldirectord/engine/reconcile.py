@@ -35,7 +35,8 @@ from ldirectord.engine.events import (
 )
 from ldirectord.engine.health import Health, HealthEventKind, observe
 from ldirectord.engine.identity import Check, RealId
-from ldirectord.engine.keys import fallback_key, real_key, service_key
+from ldirectord.engine.keys import real_key, service_key
+from ldirectord.engine.layout import VirtualSlot, layout
 from ldirectord.engine.planner import Standing, desired_state
 from ldirectord.ipvs.model import (
     AddDest,
@@ -123,12 +124,12 @@ def reconcile(
     desired = desired_state(config, health, maintenance, actual)
     standings = desired.standings
     ops = diff(desired.table, actual, managed)
-    owners = {service_key(v): (v, _owners(v)) for v in config.virtuals}
-    events: list[Event] = [_event(op, owners, desired.out_of_service, tag) for op in ops]
+    slots = {slot.key: slot for slot in layout(config)}
+    events: list[Event] = [_event(op, slots, desired.out_of_service, tag) for op in ops]
     last = dict(commands or {})
     new_commands: dict[ServiceKey, FallbackAction] = {}
-    for virtual in config.virtuals:
-        key = service_key(virtual)
+    for key, slot in slots.items():
+        virtual = slot.virtual
         if key in last:
             new_commands[key] = last[key]
         if virtual.fallbackcommand is None or virtual.checktype is CheckType.OFF:
@@ -152,22 +153,7 @@ def _command_action(standing: Standing) -> FallbackAction | None:
             assert_never(standing)
 
 
-_Owners = dict[DestKey, tuple[Role, str]]
-
-
-def _owners(virtual: VirtualService) -> _Owners:
-    """Who each configured kernel key of a virtual belongs to; a real wins over the
-    fallback, the first real over later ones."""
-    owners: _Owners = {}
-    if virtual.fallback is not None:
-        fb = virtual.fallback
-        owners[fallback_key(virtual, fb)] = (Role.FALLBACK, _server(fb.host, fb.port))
-    for real in reversed(virtual.reals):
-        owners[real_key(virtual, real)] = (Role.REAL, _server(real.host, real.port))
-    return owners
-
-
-def _event(op: Op, owners: Mapping[ServiceKey, tuple[VirtualService, _Owners]],
+def _event(op: Op, slots: Mapping[ServiceKey, VirtualSlot],
            out: Set[tuple[ServiceKey, DestKey]], tag: Tag) -> Event:
     """Name an operation: which server it is about, and what happened to it."""
     match op:
@@ -178,25 +164,27 @@ def _event(op: Op, owners: Mapping[ServiceKey, tuple[VirtualService, _Owners]],
         case DelService(key):
             return ServiceEvent(ServiceChange.PURGED, key, op, tag)
         case AddDest(key, dest, attrs):
-            virtual, by_key = owners[key]
-            role, server = by_key[dest]
+            virtual, role, server = _owner(slots[key], dest)
             change = DestChange.READDED if (key, dest) in out else DestChange.ADDED
             return DestEvent(change, role, virtual, key, dest, server, attrs.weight, op, tag)
         case EditDest(key, dest, attrs):
-            virtual, by_key = owners[key]
-            role, server = by_key[dest]
+            virtual, role, server = _owner(slots[key], dest)
             change = DestChange.QUIESCED if (key, dest) in out else DestChange.RESTORED
             return DestEvent(change, role, virtual, key, dest, server, attrs.weight, op, tag)
         case DelDest(key, dest):
-            virtual, by_key = owners[key]
-            owner = by_key.get(dest)
-            if owner is None:
-                return DestEvent(DestChange.PURGED, Role.REAL, virtual, key, dest, str(dest),
-                                 0, op, tag)
-            role, server = owner
+            slot = slots[key]
+            if dest not in slot.owners:
+                return DestEvent(DestChange.PURGED, Role.REAL, slot.virtual, key, dest,
+                                 str(dest), 0, op, tag)
+            virtual, role, server = _owner(slot, dest)
             return DestEvent(DestChange.DELETED, role, virtual, key, dest, server, 0, op, tag)
         case _:
             assert_never(op)
+
+
+def _owner(slot: VirtualSlot, dest: DestKey) -> tuple[VirtualService, Role, str]:
+    role, server = slot.owners[dest]
+    return slot.virtual, role, server
 
 
 def _server(host: str, port: int) -> str:

@@ -178,3 +178,23 @@ def test_carry_health_keeps_shared_identities_only() -> None:
     carried = carry_health(old, config(new_v), table)
     assert carried == {real_id(new_v, kept): Health(Status.UP, 2),
                        real_id(new_v, new): Health(Status.UP)}
+
+
+def test_real_id_hash_follows_equality() -> None:
+    v = virtual((real("10.0.0.2"),))
+    a, b = real_id(v, v.reals[0]), real_id(virtual((real("10.0.0.2"),)), real("10.0.0.2"))
+    assert a == b and hash(a) == hash(b) and a is not b
+    assert {a: 1}[b] == 1
+    assert hash(real_id(v, real("10.0.0.3"))) != hash(a)
+
+
+def test_layout_is_memoised_per_config_object_only() -> None:
+    from ldirectord.engine.layout import layout
+
+    cfg = config(virtual((real("10.0.0.2"),), fallback=fallback()))
+    assert layout(cfg) is layout(cfg)
+    twin = config(virtual((real("10.0.0.2"),), fallback=fallback()))
+    assert layout(twin) == layout(cfg)
+    other = config(virtual((real("10.0.0.3"),)))
+    assert layout(other)[0].reals[0].key == DestKey("10.0.0.3", 80)
+    assert layout(cfg)[0].reals[0].key == DestKey("10.0.0.2", 80)
