@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ldirectord import logsetup
-from ldirectord.config.model import ConfigMessage, DaemonState, VirtualService
+from ldirectord.config.model import CheckType, ConfigMessage, DaemonState, VirtualService
 from ldirectord.errors import ConfigError, InvalidArgument
 from ldirectord.ipvs.model import (
     AddDest,
@@ -433,4 +433,23 @@ async def test_a_refused_write_is_logged_and_repaired_later(
     await h.clock.advance(1.0)  # the repair reconcile, before the next check
     assert await h.table() == {"10.0.0.2:80": 1, "10.0.0.3:80": 1}
     assert h.take_lines() == [ADD_3]
+    await h.stop()
+
+
+@pytest.mark.asyncio
+async def test_combined_checks_alternate_negotiate_and_connect(
+        caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness(config(virtual("10.0.0.2", checktype=CheckType.COMBINED, negotiate_every=2)),
+                caplog)
+    await h.start()
+    await h.clock.advance(0)
+    await h.clock.advance(20)
+    kinds = [kind for _, host, kind in h.script.calls if host == "10.0.0.2"]
+    assert kinds[:5] == ["negotiate", "connect", "connect", "negotiate", "connect"]
+    h.script.up["10.0.0.2"] = False
+    before = len(h.script.calls)
+    await h.clock.advance(10)
+    # A failure makes the next check a negotiate, and it stays so while failing.
+    after = [kind for _, host, kind in h.script.calls[before:]]
+    assert after[1:] == ["negotiate"] * (len(after) - 1)
     await h.stop()
