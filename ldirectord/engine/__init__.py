@@ -34,6 +34,8 @@ Modules:
   `service_key`, `service_attrs`, `dest_key`, `fallback_key`, `dest_attrs`.
 - planner.py: `plan` (the desired table; its header has the truth tables: reals by
   status x quiescent x current entry, and the fallback while reals are still UNKNOWN).
+- layout.py: a config worked out once (identities, keys, attributes), memoised per
+  Config object so that a reconcile at thousands of reals stays cheap.
 - diff.py: `diff(desired, actual, managed) -> list[Op]`.
 - events.py: the events with the original's exact log text (`.message`), e-mail subject
   (`.mail_subject`), reminder start/clear (`.reminder`, `.reminder_key`), and

@@ -321,3 +321,31 @@ def test_a_real_configured_at_weight_zero_is_added_not_readded() -> None:
     assert d.result(z, False) == [
         "Added fallback server: 127.0.0.1:80 (10.0.0.1:80) (Weight set to 1)"]
     assert d.dests()[DestKey("10.0.0.2", 80)] == DestAttrs(Method.MASQ, 0)
+
+
+def test_reload_with_a_new_weight_restores_in_place() -> None:
+    d = Director(config(virtual((A,))))
+    d.reconcile()
+    d.result(A, True)
+    heavier = real("10.0.0.2", 80, Forwarding.MASQ, 9)
+    new = config(virtual((heavier,)))
+    d.health = carry_health(d.health, new, d.table)
+    old, d.config = d.config, new
+    assert messages(d.reconcile(managed_keys(old))) == [
+        "Restored real server: 10.0.0.2:80 (10.0.0.1:80) (Weight set to 9)"]
+    assert d.health[real_id(new.virtuals[0], heavier)] == Health(Status.UP)
+
+
+def test_reload_turning_quiescent_on_keeps_a_down_real_out() -> None:
+    d = Director(config(virtual((A, B), fallback=FB)))
+    d.reconcile()
+    d.result(A, True)
+    d.result(B, False)
+    new = config(virtual((A, B), fallback=FB, quiescent=True))
+    d.health = carry_health(d.health, new, d.table)
+    old, d.config = d.config, new
+    assert messages(d.reconcile(managed_keys(old))) == []  # absent stays absent
+    assert d.result(A, False) == [
+        "Quiescent real server: 10.0.0.2:80 (10.0.0.1:80) (Weight set to 0)",
+        "Added fallback server: 127.0.0.1:80 (10.0.0.1:80) (Weight set to 1)",
+    ]
