@@ -1,0 +1,220 @@
+"""Running one daemon through a scenario: start it, apply the steps, record table and log per step.
+
+Both daemons run in the foreground with `-d` (log lines on stderr, no pid file) on the same
+config file. After each step the harness polls `ipvsadm -Ln` until the table is the step's
+expected one and every real has been checked `step.checks` more times (the check lines each
+daemon prints in debug mode), then records the table and the SPEC §5.4 log lines of the step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.compat.model import START, Action, Step, Who
+
+ROOT = Path(__file__).resolve().parents[2]
+PERL_LDIRECTORD = ROOT / "tests/.work/perl-ldirectord/root/usr/sbin/ldirectord"
+OURS = ROOT / ".venv" / "bin" / "ldirectord"
+#: Seconds a step may take to settle; the start includes loading either daemon under
+#: emulation, which takes tens of seconds on a busy machine.
+STEP_DEADLINE = float(os.environ.get("COMPAT_STEP_DEADLINE", "90"))
+START_DEADLINE = float(os.environ.get("COMPAT_START_DEADLINE", "240"))
+POLL = 0.3
+PROC_IP_VS = Path("/proc/net/ip_vs")
+
+#: The log lines of SPEC Part B §5.4 (after the `DEBUGn:` copies are dropped).
+CATALOGUE = re.compile("|".join([
+    r"^Invoking ldirectord invoked as: ", r"^Starting Linux Director ", r"^Exiting ",
+    r"^Reloading Linux Director Daemon config on signal",
+    r"^Linux Director Daemon terminated on signal: ", r"^Config file ", r"^Could not run ",
+    r"^(Added|Changed) virtual server: ", r"^(Added|Restored|Deleted) (real|fallback) server: ",
+    r"^(Quiescent|Readd Quiescent) real server: ", r"^Purged (real|virtual) server ",
+    r"^Soft failure real server: ", r"^Resetting soft failure count: ",
+    r"^Configuration file '", r"^ - (reread|ignore) new configuration", r"^Error \[",
+    r"^Child not running for ", r"^Spawned child ", r"^Killing child ", r"^fork failed",
+    r"^emailalert: ", r"^failed to send ", r"^system\(", r"^system_timeout\(",
+]))
+_NORMALISE = [
+    (re.compile(r"^(Invoking ldirectord invoked as: ).*"), r"\1<argv>"),
+    (re.compile(r"(with pid: |PID=|Error \[)\d+"), r"\1<pid>"),
+]
+#: A check starting (Perl) or finishing (ours): the key is the real's identity.
+_CHECK_LINE = {
+    Who.PERL: re.compile(r"^DEBUG2: Checking [^:]+: (.*)$"),
+    Who.OURS: re.compile(r"^DEBUG2: check (.+?): (?:up|down), "),
+}
+
+
+def normalise(line: str) -> str:
+    for pattern, repl in _NORMALISE:
+        line = pattern.sub(repl, line)
+    return line
+
+
+def catalogue_lines(text: str) -> list[str]:
+    """The §5.4 lines of a stretch of daemon output, without timestamps and pids."""
+    return [normalise(line) for line in text.splitlines()
+            if not line.startswith("DEBUG") and CATALOGUE.search(line)]
+
+
+class TableWatch:
+    """`ipvsadm -Ln`, run again only when the kernel's own listing changed (spawns are dear)."""
+
+    def __init__(self) -> None:
+        self._raw: str | None = None
+        self._text = ""
+
+    def read(self) -> str:
+        raw = PROC_IP_VS.read_text()
+        if raw != self._raw:
+            self._raw, self._text = raw, ipvsadm_table()
+        return self._text
+
+
+def ipvsadm_table() -> str:
+    done = subprocess.run(["ipvsadm", "-Ln"], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"ipvsadm -Ln: {done.stderr.strip()}")
+    return done.stdout
+
+
+def sorted_table(text: str) -> str:
+    """`ipvsadm -Ln` with services and their real servers sorted (the only normalisation)."""
+    blocks: list[list[str]] = []
+    for line in text.splitlines()[3:]:
+        if line.startswith("  ->"):
+            blocks[-1].append(line.rstrip())
+        elif line.strip():
+            blocks.append([line.rstrip()])
+    return "\n".join("\n".join([b[0], *sorted(b[1:])]) for b in sorted(blocks))
+
+
+def compact(text: str) -> str:
+    """A sorted table without the connection counters, spaces collapsed: what steps state."""
+    out = []
+    for line in sorted_table(text).splitlines():
+        words = line.split()
+        out.append(" ".join(words[:4] if words[0] == "->" else words))
+    return "\n".join(out)
+
+
+def expected_compact(table: str) -> str:
+    """A step's table text in the form `compact` produces (services first, reals sorted)."""
+    lines = [" ".join(x.split()) for x in table.strip().splitlines() if x.strip()]
+    text = "IP\nProt\n  ->\n" + "\n".join(x if not x.startswith("->") else "  " + x for x in lines)
+    return compact(text)
+
+
+@dataclass
+class StepRecord:
+    """What one daemon showed at the end of one step."""
+
+    name: str
+    table: str  # sorted `ipvsadm -Ln`
+    lines: list[str]  # §5.4 lines logged during the step
+
+
+@dataclass
+class Run:
+    """One daemon process going through a scenario's steps."""
+
+    who: Who
+    config: Path
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    records: list[StepRecord] = field(default_factory=list)
+    _offset: int = 0
+
+    def start(self) -> None:
+        env = dict(os.environ)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # reuse and keep compiled modules
+        if self.who is Who.PERL:
+            argv = ["perl", str(PERL_LDIRECTORD), "-d", str(self.config), "start"]
+        else:
+            argv = [str(OURS), "-d", str(self.config), "start"]
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, env=env,
+                                         start_new_session=True, cwd=self.config.parent)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def checks(self, text: str) -> Counter[str]:
+        found: Counter[str] = Counter()
+        for line in text.splitlines():
+            m = _CHECK_LINE[self.who].match(line)
+            if m:
+                found[m.group(1)] += 1
+        return found
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            if sig is signal.SIGKILL:  # the whole group: Perl's checks may have children
+                os.killpg(self.proc.pid, sig)
+            else:
+                self.proc.send_signal(sig)
+
+    def kill(self) -> None:
+        """Make sure the daemon is gone (the end of a run, or a failed one)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def failure(self, what: str, table: str) -> AssertionError:
+        tail = "\n".join(self.text().splitlines()[-40:])
+        return AssertionError(f"{self.who.value}: {what}\n--- table:\n{table}\n"
+                              f"--- last output:\n{tail}")
+
+    def settle(self, step: Step, expected: str, checked: bool) -> None:
+        """Wait until the table is `expected` and every real was checked `step.checks` times."""
+        assert self.proc is not None
+        want = expected_compact(expected)
+        deadline = time.monotonic() + (START_DEADLINE if step.name == START else STEP_DEADLINE)
+        watch = TableWatch()
+        begin = self._offset
+        if step.action is Action.RELOAD:  # count only checks of the new configuration
+            while (pos := self.text().find("Reloading Linux Director Daemon config",
+                                           begin)) < 0:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise self.failure(f"step {step.name}: no reload logged", ipvsadm_table())
+                time.sleep(POLL)
+            begin = pos
+        mark: Counter[str] | None = None
+        while True:
+            table = watch.read()
+            if step.action is Action.TERM:
+                if self.proc.poll() is not None and compact(table) == want:
+                    break
+            elif compact(table) == want:
+                text = self.text()
+                mark = mark if mark is not None else self.checks(text)
+                seen = self.checks(text[begin:])
+                now = self.checks(text)
+                if ((seen or not checked)
+                        and all(now[k] - mark[k] >= step.checks for k in seen)):
+                    break
+            else:
+                mark = None
+            if self.proc.poll() is not None and step.action is not Action.TERM:
+                raise self.failure(f"step {step.name}: exited with {self.proc.returncode}",
+                                   table)
+            if time.monotonic() > deadline:
+                raise self.failure(f"step {step.name}: the table did not become\n{want}",
+                                   compact(table))
+            time.sleep(POLL)  # polling the kernel table, bounded by the deadline
+        table = ipvsadm_table()
+        text = self.text()
+        self.records.append(StepRecord(step.name, sorted_table(table),
+                                       catalogue_lines(text[self._offset:])))
+        self._offset = len(text)

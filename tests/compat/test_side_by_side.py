@@ -1,0 +1,44 @@
+"""The Perl ldirectord and ours on the same scenarios: tables and log lines must agree.
+
+Each scenario is run by the original, then by ours, against the same real servers; after
+every step the sorted `ipvsadm -Ln` tables and the SPEC §5.4 log lines are compared. Only the
+differences a scenario declares (each one an item of SPEC Part A) may remain.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.compat import differences, scenarios_checks, scenarios_state
+from tests.compat.model import Scenario, Who
+from tests.compat.runner import check_expected, compare, run_one
+from tests.lab import Lab
+
+SCENARIOS = (*scenarios_checks.SCENARIOS, *scenarios_state.SCENARIOS)
+
+
+def test_the_catalogue_is_complete() -> None:
+    names = [s.name for s in SCENARIOS]
+    assert len(names) == len(set(names)) >= 25
+    known = {x.name: x for x in differences.ALL}
+    for s in SCENARIOS:
+        for declared in s.declared:
+            assert known.get(declared.name) is declared, (s.name, declared.name)
+            assert 1 <= declared.part_a <= 13
+        for _step, name, _table in s.perl_tables:
+            assert name in {x.name for x in s.declared}, (s.name, name)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_side_by_side(scenario: Scenario, lab: Lab, base_values: dict[str, str],
+                      request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                      ) -> None:
+    values = dict(base_values)
+    for fixture in scenario.servers:
+        values.update(request.getfixturevalue(fixture))
+    work = tmp_path_factory.mktemp("compat") / scenario.name
+    values["work"] = str(work)
+    perl = run_one(Who.PERL, scenario, lab, work, values)
+    ours = run_one(Who.OURS, scenario, lab, work, values)
+    problems = check_expected(scenario, values, ours) + compare(scenario, perl, ours)
+    assert not problems, f"{scenario.name}:\n" + "\n".join(problems)
