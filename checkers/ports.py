@@ -1,4 +1,4 @@
-"""Well-known ports: the service guessed from a virtual's port and a service's default port."""
+"""What the config layer knows of services without importing a checker: ports and refusals."""
 
 from __future__ import annotations
 
@@ -37,3 +37,9 @@ DEFAULT_PORTS: Final[Mapping[Service, int]] = {s: p for p, s in PORT_SERVICES.it
 def guess_service(port: int) -> Service:
     """The service the original assumes for a virtual on `port` (NONE if unknown)."""
     return PORT_SERVICES.get(port, Service.NONE)
+
+
+#: Services a config may not use, with the error text the config loader reports.
+REFUSED: Final[Mapping[Service, str]] = {
+    Service.ORACLE: "unsupported service: oracle (no maintained asyncio Oracle client is bundled)",
+}

@@ -10,24 +10,20 @@ from collections.abc import Mapping
 from typing import Final
 
 from checkers.base import Checker
-from checkers.ports import DEFAULT_PORTS, guess_service
-from ldirectord.config.model import Service
-
-# Each checker module adds its import here (appended, so not in isort order):
-# ruff: noqa: I001
+from checkers.dns import check_dns
 from checkers.ftp import check_ftp
+from checkers.http import check_http, check_http_proxy, check_https
 from checkers.imap import check_imap, check_imaps
+from checkers.ldap import check_ldap, check_ldaps
 from checkers.nntp import check_nntp
 from checkers.pop import check_pop, check_pops
-from checkers.smtp import check_smtp, check_submission
-from checkers.ldap import check_ldap, check_ldaps
-from checkers.http import check_http, check_http_proxy, check_https
-from checkers.dns import check_dns
+from checkers.ports import DEFAULT_PORTS, REFUSED, guess_service
+from checkers.radius import check_radius
 from checkers.simpletcp import check_simpletcp
 from checkers.sip import check_sip
+from checkers.smtp import check_smtp, check_submission
 from checkers.sql import check_mysql, check_pgsql
-from checkers.radius import check_radius
-# <imports>
+from ldirectord.config.model import Service
 
 REGISTRY: Final[Mapping[Service, Checker]] = {
     Service.FTP: check_ftp,
@@ -49,12 +45,6 @@ REGISTRY: Final[Mapping[Service, Checker]] = {
     Service.MYSQL: check_mysql,
     Service.PGSQL: check_pgsql,
     Service.RADIUS: check_radius,
-    # <entries>
-}
-
-#: Services a config may not use, with the error text the config loader reports.
-REFUSED: Final[Mapping[Service, str]] = {
-    Service.ORACLE: "unsupported service: oracle (no maintained asyncio Oracle client is bundled)",
 }
 
 __all__ = ["DEFAULT_PORTS", "REFUSED", "REGISTRY", "get_checker", "guess_service"]

@@ -221,8 +221,7 @@ class _Builder:
     def finish_virtual(self, d: VirtualDraft, address: str | None, port: int
                        ) -> VirtualService | None:
         """The VirtualService; None when something in it is wrong (errors reported)."""
-        from checkers.ports import guess_service
-        from checkers.registry import REFUSED
+        from checkers.ports import REFUSED, guess_service
 
         ok = True
         service = d.service
