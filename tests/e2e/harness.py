@@ -80,6 +80,7 @@ def daemon_env(rundir: Path) -> dict[str, str]:
     env["LDIRECTORD_RUNDIR"] = str(rundir)
     # Cache compiled modules: under emulation, compiling the package costs seconds per start.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONFAULTHANDLER"] = "1"
     return env
 
 
@@ -215,7 +216,15 @@ class Foreground:
         """SIGTERM, then wait for the exit (the stop sequence runs in between)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            # faulthandler (PYTHONFAULTHANDLER, set in daemon_env) dumps every thread's stack.
+            self.proc.send_signal(signal.SIGABRT)
+            self.proc.wait(30)
+            tail = "\n".join(self.output.read_text(errors="replace").splitlines()[-80:])
+            raise AssertionError(f"the daemon did not exit within {timeout:g}s of TERM; "
+                                 f"its output ends:\n{tail}") from None
 
     def kill(self) -> None:
         """For fixtures: make sure nothing is left, whatever the test did."""
