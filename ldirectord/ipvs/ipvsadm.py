@@ -221,14 +221,20 @@ class IpvsadmBackend:
 
     @classmethod
     async def open(cls) -> IpvsadmBackend:
-        """Find ipvsadm and check that it can list the table, else `IPVSUnavailable`."""
+        """Find ipvsadm and check that it can list the table.
+
+        Raises `PermissionDenied` when it can't for want of root, else `IPVSUnavailable`.
+        """
         program = shutil.which(IPVSADM) or shutil.which(f"/sbin/{IPVSADM}")
         if program is None:
             raise IPVSUnavailable("ipvsadm is not installed")
         backend = cls(program)
-        code, _, err = await backend._run(["-Ln"])
+        code, out, err = await backend._run(["-Ln"])
         if code != 0:
-            raise IPVSUnavailable(f"ipvsadm cannot list the table: {err.strip()}")
+            error = error_for(err or out)
+            if isinstance(error, PermissionDenied):
+                raise error
+            raise IPVSUnavailable(f"ipvsadm cannot list the table: {error}")
         return backend
 
     async def _run(self, args: Sequence[str]) -> tuple[int, str, str]:

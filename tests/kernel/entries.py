@@ -60,8 +60,8 @@ KINDS: dict[str, list[Op]] = {
                 DestAttrs(Method.MASQ, 2, upper_threshold=7, lower_threshold=0)),
     ],
     "tcp-v6": [
-        AddService(tcp("2001:db8::1", 443), ServiceAttrs("mh", 30, "64",
-                                                         schedflags=frozenset({"mh-port"}))),
+        AddService(tcp("2001:db8::1", 443), ServiceAttrs("mh", 30, "64", schedflags=frozenset(
+            {"mh-port", "mh-fallback"}))),
         AddDest(tcp("2001:db8::1", 443), DestKey("2001:db8::2", 8443), DestAttrs(Method.MASQ, 3)),
         AddDest(tcp("2001:db8::1", 443), DestKey("2001:db8::3", 443),
                 DestAttrs(Method.ROUTE, 1, 10, 2)),

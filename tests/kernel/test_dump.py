@@ -68,3 +68,31 @@ async def test_format_table_of_the_memory_table_equals_ipvsadm() -> None:
 async def test_ipvs_dump_of_an_empty_table() -> None:
     done = ipvs_dump(None)
     assert (done.returncode, done.stdout) == (0, ipvsadm_ln())
+
+
+NOT_ROOT = """
+import asyncio, sys
+from ldirectord.errors import PermissionDenied
+from ldirectord.ipvs.select import open_kind, BackendKind
+async def main(kind):
+    try:
+        backend = await open_kind(BackendKind(kind))  # ipvsadm refuses here already
+        try:
+            await backend.read()
+        finally:
+            await backend.close()
+    except PermissionDenied as exc:
+        print("PermissionDenied", exc)
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("kind", ["netlink", "ipvsadm"])
+def test_without_root_reading_is_permission_denied(kind: str) -> None:
+    setpriv = shutil.which("setpriv")
+    assert setpriv is not None
+    done = subprocess.run(
+        [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+         sys.executable, "-c", NOT_ROOT, kind],
+        capture_output=True, text=True, timeout=120)
+    assert done.stdout.startswith("PermissionDenied"), (done.stdout, done.stderr)
