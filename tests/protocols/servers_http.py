@@ -40,7 +40,7 @@ CHAIN_MAX = 9
 
 _ECHO = ('host=$host sni=$ssl_server_name reused=$ssl_session_reused '
          'proto=$ssl_protocol ua=$http_user_agent conn=$http_connection '
-         'via=$http_x_via_proxy method=$request_method\\n')
+         'via=$http_x_via_proxy ae=$http_accept_encoding method=$request_method\\n')
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,21 @@ async def test_http_host_header_is_the_real_address(nginx: Nginx, host: str) -> 
 
 
 @pytest.mark.asyncio
+async def test_http_ignores_proxy_environment_and_asks_for_no_encoding(
+        nginx: Nginx, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A proxy in the environment must never be used (the check goes to the real itself),
+    # and the body is matched as sent, so no compression is asked for.
+    dead = f"http://{refused_target().netloc}"
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, dead)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    result = await run(Service.HTTP, nginx.target("http", "127.0.0.1"),
+                       spec(request="/echo", receive=rb" via= ae= method=GET"))
+    assert result.ok, result
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize("host", HOSTS)
 async def test_http_absolute_request_is_used_verbatim(nginx: Nginx, host: str) -> None:
     # A per-real request naming a full URL sends the probe there, not to the target.
