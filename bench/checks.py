@@ -42,7 +42,7 @@ import aiohttp
 
 from checkers.base import CheckSpec, Result, Target
 from checkers.connect import check_connect
-from checkers.http import check_http, check_https
+from checkers.http import aclose_shared, check_http, check_https
 from checkers.tls import TlsClient
 from ldirectord.config.model import Service
 from tests.protocols.servers_http import Nginx, run_nginx
@@ -182,11 +182,22 @@ async def best_of(rounds: int, n: Nginx, checks: int, concurrency: int, referenc
                   ) -> list[Figure]:
     """Each row's best round (least CPU per check): the machine's other load only adds."""
     best: dict[str, Figure] = {}
-    for _ in range(rounds):
-        for row in await ours(n, checks, concurrency, references):
-            if row.name not in best or row.cpu_us < best[row.name].cpu_us:
-                best[row.name] = row
+    try:
+        for _ in range(rounds):
+            for row in await ours(n, checks, concurrency, references):
+                if row.name not in best or row.cpu_us < best[row.name].cpu_us:
+                    best[row.name] = row
+    finally:
+        await aclose_shared()
     return list(best.values())
+
+
+async def beside_keepalived(n: Nginx, args: argparse.Namespace) -> Figure:
+    try:
+        return await measure("http (check_http) beside keepalived", http_check(n),
+                             args.checks, args.concurrency, seconds=args.seconds)
+    finally:
+        await aclose_shared()
 
 
 # --- keepalived ---------------------------------------------------------------------------
@@ -287,9 +298,7 @@ def side_by_side(n: Nginx, workdir: Path, args: argparse.Namespace) -> list[str]
                     f"{'ratio CPU/check ours : keepalived':<46} n/a"]
         cpu0, count0 = ka()
         wall0 = time.perf_counter()
-        ours_row = asyncio.run(measure("http (check_http) beside keepalived",
-                                       http_check(n), args.checks, args.concurrency,
-                                       seconds=args.seconds))
+        ours_row = asyncio.run(beside_keepalived(n, args))
         cpu1, count1 = ka()
         wall = time.perf_counter() - wall0
     if count1 == count0:

@@ -16,17 +16,18 @@ Behaviour (SPEC Part B §3.3 first bullet, §3.5, Part A §6):
   is a working page): the check judges what it read and closes the connection, so a
   `receive` must match within the first MAX_BODY bytes.
 
-Client settings, chosen against aiohttp's defaults: one session and connector per check,
-`Connection: close` (every check proves the server still accepts connections, and no idle
-connections pile up on real servers), no connection limit, no cookies, no proxy from the
-environment (`trust_env=False`), no decompression (`receive` matches the raw body, as the
-original's `$res->content`), aiohttp's own timeouts off (one `asyncio.timeout` bounds all).
-Creating and closing the session and connector per check costs 15 us of CPU on its own and
-at most a tenth of a check's CPU in A/B runs against one shared session (bench/checks.py has
-the reference rows); it leaves nothing to close at shutdown or to leak across event loops.
-It also means no DNS cache: only a per-real absolute URL names a host, and it is resolved
-on every check (as the original does), in aiohttp's resolver thread. TLS sessions are
-reused through tls.py, not through a shared connector.
+Client settings, chosen against aiohttp's defaults: one shared session per event loop for
+plain HTTP and one for TLS (created on first use; `aclose_shared()` closes them, the daemon
+calls it at stop), each on a connector with `force_close` and `Connection: close` (every
+check proves the server still accepts a new connection, and no idle connections pile up on
+real servers), no connection limit, no cookies, no proxy from the environment
+(`trust_env=False`), no decompression (`receive` matches the raw body, as the original's
+`$res->content`), aiohttp's own timeouts off (one `asyncio.timeout` bounds all). A session
+per check cost about a fifth of an http check's CPU in A/B runs (bench/checks.py). No DNS cache:
+only a per-real absolute URL names a host, and it is resolved on every check (as the
+original does), in aiohttp's resolver thread. The TLS context comes with each request, so
+checks with different TlsClients share the session; TLS sessions are reused through
+tls.py, not through the connector.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ MAX_REDIRECTS = 7
 _NO_TIMEOUTS = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None,
                                      sock_connect=None)
 _CHUNK = 64 * 1024
+_HEADERS = {"User-Agent": USER_AGENT, "Connection": "close"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,26 +156,81 @@ def _handshake_trace() -> aiohttp.TraceConfig:
 _HANDSHAKE_TRACE = _handshake_trace()
 
 
-async def _exchange(plan: _Plan, spec: CheckSpec, tls: TlsClient, slot: _Slot | None
-                    ) -> tuple[bool, str]:
-    headers = {"User-Agent": USER_AGENT, "Connection": "close"}
-    if plan.host_header is not None:
-        headers["Host"] = plan.host_header
-    connector = aiohttp.TCPConnector(limit=0, force_close=True, ssl=tls.context,
+class _Sessions:
+    """The shared sessions of one event loop: plain HTTP, and TLS with the handshake cap."""
+
+    __slots__ = ("plain", "tls")
+
+    def __init__(self) -> None:
+        self.plain = _session(trace=False)
+        self.tls = _session(trace=True)
+
+    async def aclose(self) -> None:
+        # Closing the first must not skip the second, whatever it raises or if cancelled.
+        try:
+            await self.plain.close()
+        finally:
+            await self.tls.close()
+
+
+def _session(*, trace: bool) -> aiohttp.ClientSession:
+    # force_close: a check must prove the server accepts a new connection, and no idle
+    # connection is left on a real server. use_dns_cache off: a per-real URL naming a host is
+    # resolved on every check, as the original does. No connection limit: the daemon bounds
+    # its checks itself. The TLS context comes with each request (tests use their own).
+    connector = aiohttp.TCPConnector(limit=0, force_close=True, use_dns_cache=False,
                                      enable_cleanup_closed=False)
-    async with aiohttp.ClientSession(
+    return aiohttp.ClientSession(
         connector=connector,
         timeout=_NO_TIMEOUTS,
         trust_env=False,
         auto_decompress=False,
         cookie_jar=aiohttp.DummyCookieJar(),
         skip_auto_headers=("Accept-Encoding",),
-        trace_configs=[_HANDSHAKE_TRACE] if slot is not None else None,
-    ) as session, session.request(
+        # Signals cost CPU on every request; only TLS checks need them (handshake slots).
+        trace_configs=[_HANDSHAKE_TRACE] if trace else None,
+    )
+
+
+# One entry per event loop that ran a check and was not closed by aclose_shared(): the
+# daemon has one, tests and the benchmark run several loops in turn.
+_SHARED: dict[asyncio.AbstractEventLoop, _Sessions] = {}
+
+
+async def _shared() -> _Sessions:
+    loop = asyncio.get_running_loop()
+    sessions = _SHARED.get(loop)
+    if sessions is None:
+        sessions = _SHARED[loop] = _Sessions()
+        for dead in [lp for lp in _SHARED if lp.is_closed()]:
+            # A closed loop's sessions hold no connection (force_close), so closing them
+            # only marks them closed (no unclosed-session warning when they are collected).
+            await _SHARED.pop(dead).aclose()
+    return sessions
+
+
+async def aclose_shared() -> None:
+    """Close the current event loop's shared HTTP sessions (the daemon calls it at stop).
+
+    The next check on the loop opens new ones, so calling it is always safe; checks still
+    running on the loop fail with a closed connection.
+    """
+    sessions = _SHARED.pop(asyncio.get_running_loop(), None)
+    if sessions is not None:
+        await sessions.aclose()
+
+
+async def _exchange(plan: _Plan, spec: CheckSpec, tls: TlsClient, slot: _Slot | None
+                    ) -> tuple[bool, str]:
+    headers = _HEADERS if plan.host_header is None else {**_HEADERS, "Host": plan.host_header}
+    sessions = await _shared()
+    session = sessions.plain if slot is None else sessions.tls
+    async with session.request(
         spec.httpmethod.value,
         plan.url,
         headers=headers,
         proxy=plan.proxy,
+        ssl=tls.context,  # also for an http check redirected to https: never verified
         server_hostname=plan.sni,
         max_redirects=MAX_REDIRECTS + 1,  # aiohttp counts the response that exceeds
         trace_request_ctx=slot,

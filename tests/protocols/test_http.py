@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from checkers.base import CheckSpec, Result, Target
 from checkers.http import (
     MAX_REDIRECTS,
     USER_AGENT,
+    aclose_shared,
     check_http,
     check_http_proxy,
     check_https,
@@ -51,6 +53,13 @@ CHECKERS = {Service.HTTP: check_http, Service.HTTPS: check_https,
 def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
     with run_nginx(Path(tmp_path_factory.mktemp("nginx"))) as server:
         yield server
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def close_shared_sessions() -> AsyncIterator[None]:
+    # Each test runs on its own event loop; its shared sessions close with it.
+    yield
+    await aclose_shared()
 
 
 def spec(service: Service = Service.HTTP, request: str = "/", receive: bytes | None = None,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from checkers.base import CheckSpec, Result, Target
-from checkers.http import check_https
+from checkers.http import aclose_shared, check_https
 from checkers.tls import TlsClient
 from ldirectord.config.model import HttpMethod, Service
 from tests.protocols.faults import Recv, Stall, no_leaks, refused_target, scripted_server
@@ -30,6 +31,13 @@ HOSTS = ("127.0.0.1", "::1")
 def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
     with run_nginx(Path(tmp_path_factory.mktemp("nginx"))) as server:
         yield server
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def close_shared_sessions() -> AsyncIterator[None]:
+    # Each test runs on its own event loop; its shared sessions close with it.
+    yield
+    await aclose_shared()
 
 
 def spec(request: str = "/echo", receive: bytes | None = None, *,
