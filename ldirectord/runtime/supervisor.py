@@ -361,6 +361,9 @@ class Supervisor:
                      DRAIN_TIMEOUT)
         if signame is not None:
             log.info("Linux Director Daemon terminated on signal: %s", signame)
+            if self._debug:  # the original logs every exit in debug mode, status 0 included
+                log.info("Exiting with exit_status 0: Linux Director Daemon terminated on "
+                         "signal: %s", signame)
 
     async def _alert_ticker(self) -> None:
         while True:
