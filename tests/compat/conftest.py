@@ -29,6 +29,7 @@ from tests.protocols.servers_nntp import Leafnode
 from tests.protocols.servers_nntp import leafnode as leafnode
 
 CLOSED_PORT = "9"  # discard: nothing listens on it in the VM
+POP_USER, POP_PASSWORD = "checker", "checkpw"  # no spaces: the scenario's config is simple
 
 
 def skip_reason() -> str | None:
@@ -100,8 +101,7 @@ def dovecot_std() -> Iterator[dict[str, str]]:
         servers_mail.write_cert(d)
         (d / "mail").mkdir()
         (d / "mail").chmod(0o777)
-        (d / "users").write_text(
-            f"{servers_mail.TEST_USER}:{{PLAIN}}{servers_mail.TEST_PASSWORD}\n")
+        (d / "users").write_text(f"{POP_USER}:{{PLAIN}}{POP_PASSWORD}\n")
         conf = d / "dovecot.conf"
         conf.write_text(servers_mail._DOVECOT_CONF.format(d=d, imap=143, imaps=993, pop3=110,
                                                           pop3s=995))

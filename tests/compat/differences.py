@@ -31,9 +31,9 @@ RELOAD_KEEPS_STATE = Declared(
 
 OFF_ACTIVATES_NOTHING = Declared(
     "off-activates-nothing", 8,
-    "checktype=off: the original still adds the fallback server; ours activates nothing, as "
-    "the original documents.",
-    perl_only=(r"^Added fallback server: ", r"^Deleted fallback server: ",
+    "checktype=off: the original still adds the fallback server (and takes its reals out "
+    "once more at stop); ours activates nothing, as the original documents.",
+    perl_only=(r"^Added fallback server: ", r"^Deleted (fallback|real) server: ",
                r"^Purged real server \(stop\): "))
 
 SLASH_REQUEST_KEEPS_RECEIVE = Declared(
@@ -50,5 +50,12 @@ FALLBACKCOMMAND_AT_START = Declared(
     perl_only=(r"^fallback\.log: (start|stop) ",),
     steps=(START,))
 
+HTTPS_NO_VERIFY = Declared(
+    "https-no-verify", 6,
+    "HTTPS checks: the original's libraries verify the certificate chain, so a real with a "
+    "self-signed certificate is never up; ours does not verify by default (the original's "
+    "intent).",
+    perl_only=(), ours_only=(r"^Added real server: ", r"^Purged real server \(stop\): "))
+
 ALL = (COLD_START_CHURN, RELOAD_KEEPS_STATE, OFF_ACTIVATES_NOTHING,
-       SLASH_REQUEST_KEEPS_RECEIVE, FALLBACKCOMMAND_AT_START)
+       SLASH_REQUEST_KEEPS_RECEIVE, FALLBACKCOMMAND_AT_START, HTTPS_NO_VERIFY)

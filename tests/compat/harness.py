@@ -99,8 +99,13 @@ def sorted_table(text: str) -> str:
 
 def compact(text: str) -> str:
     """A sorted table without the connection counters, spaces collapsed: what steps state."""
+    return compact_sorted(sorted_table(text))
+
+
+def compact_sorted(table: str) -> str:
+    """`compact` of a table `sorted_table` already made."""
     out = []
-    for line in sorted_table(text).splitlines():
+    for line in table.splitlines():
         words = line.split()
         out.append(" ".join(words[:4] if words[0] == "->" else words))
     return "\n".join(out)

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
-from tests.compat.harness import Run, StepRecord, compact, expected_compact
+from tests.compat.harness import Run, StepRecord, compact_sorted, expected_compact
 from tests.compat.model import Action, Scenario, Step, Who
 from tests.lab import Kind, Lab
 
@@ -137,6 +137,6 @@ def check_expected(scenario: Scenario, values: Mapping[str, str],
     """Our tables against the scenario's stated ones (a guard against a vacuous pass)."""
     problems = []
     for step, rec in zip(scenario.steps, ours, strict=True):
-        if compact(rec.table) != expected_compact(fill(step.table, values)):
+        if compact_sorted(rec.table) != expected_compact(fill(step.table, values)):
             problems.append(f"step {step.name}: ours ended with\n{rec.table}")
     return problems

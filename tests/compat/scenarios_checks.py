@@ -8,7 +8,7 @@ loopback port nobody listens on; the server fixtures add their ports (see confte
 from __future__ import annotations
 
 from tests.compat import differences as d
-from tests.compat.model import START, TERM, Action, Scenario, Step
+from tests.compat.model import START, TERM, Action, Declared, Scenario, Step
 
 HEAD = "checktimeout=3\ncheckinterval=1\n"
 V1 = "TCP {vip}:80 wrr"
@@ -36,13 +36,15 @@ def stop_start(kind: str = "http", gone: str = ONLY_RS2, back: str = BOTH) -> tu
 
 
 def loopback(name: str, service: str, port: str, extra: str = "",
-             servers: tuple[str, ...] = ()) -> Scenario:
+             servers: tuple[str, ...] = (), declared: tuple[Declared, ...] = (),
+             perl_start: str = "") -> Scenario:
     """A service on loopback: one real that answers, one that refuses (stays out)."""
     config = (f"{HEAD}virtual={{vip}}:80\n\treal=127.0.0.1:{port} masq 1\n"
               f"\treal={{down_addr}}:{{closed}} masq 1\n\tchecktype=negotiate\n"
               f"\tservice={service}\n{extra}")
+    perl_tables = tuple((START, x.name, perl_start) for x in declared if perl_start)
     return Scenario(name, config, (start(f"{V1}\n-> 127.0.0.1:{port} Masq 1"), term()),
-                    CHURN, servers=servers)
+                    (*CHURN, *declared), servers=servers, perl_tables=perl_tables)
 
 
 NEGOTIATE_HTTP = '\tchecktype=negotiate\n\tservice=http\n\trequest="index.html"\n' \
@@ -56,7 +58,8 @@ SCENARIOS = (
     Scenario("negotiate-http", lab_virtual(NEGOTIATE_HTTP),
              (start(BOTH), *stop_start(), term()), CHURN),
     loopback("negotiate-https", "https", "{https}",
-             '\trequest="ok.html"\n\treceive="ldirectord-test-OK"\n', ("nginx_loopback",)),
+             '\trequest="ok.html"\n\treceive="ldirectord-test-OK"\n', ("nginx_loopback",),
+             (d.HTTPS_NO_VERIFY,), V1),
     Scenario("negotiate-ftp",
              lab_virtual('\tchecktype=negotiate\n\tservice=ftp\n\tlogin="anonymous"\n'
                          '\tpasswd="guest@example.com"\n\trequest="welcome.msg"\n'
@@ -65,7 +68,8 @@ SCENARIOS = (
               *stop_start("ftp", ONLY_RS2.replace(":80", ":21"), BOTH.replace(":80", ":21")),
               term()), CHURN),
     loopback("negotiate-smtp", "smtp", "{smtp}", servers=("smtp_server",)),
-    loopback("negotiate-pop", "pop", "110", servers=("dovecot_std",)),
+    loopback("negotiate-pop", "pop", "110", '\tlogin="checker"\n\tpasswd="checkpw"\n',
+             ("dovecot_std",)),
     loopback("negotiate-imap", "imap", "143", servers=("dovecot_std",)),
     loopback("negotiate-ldap", "ldap", "{ldap}",
              '\trequest="dc=example,dc=com"\n\treceive="dc=example"\n', ("ldap_server",)),

@@ -12,9 +12,11 @@ script=$dest/root/usr/sbin/ldirectord
 export DEBIAN_FRONTEND=noninteractive
 
 want=$(sed 's/#.*//' tests/deps/apt-compat.txt | tr -s ' \t' '\n' | grep -v '^$')
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' $want 2>/dev/null \
+  | awk '$4 == "installed" {print $1}')
 missing=()
 for p in $want; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  grep -qx "$p" <<<"$installed" || missing+=("$p")
 done
 updated=0
 if [ ${#missing[@]} -gt 0 ]; then
@@ -33,7 +35,10 @@ if [ ! -x "$script" ]; then
   echo "compat setup: fetching and unpacking Debian's ldirectord into $dest"
   rm -rf "$dest" && mkdir -p "$dest"
   [ $updated = 1 ] || apt-get update -qq
+  # apt's download user must be able to write the folder
+  chmod 777 "$dest"
   (cd "$dest" && apt-get download -qq ldirectord)
+  chmod 755 "$dest"
   dpkg -x "$dest"/ldirectord_*.deb "$dest/root"
   test -x "$script"
 fi

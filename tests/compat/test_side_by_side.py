@@ -7,6 +7,9 @@ differences a scenario declares (each one an item of SPEC Part A) may remain.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from tests.compat import differences, scenarios_checks, scenarios_state
@@ -14,6 +17,7 @@ from tests.compat.model import Scenario, Who
 from tests.compat.runner import check_expected, compare, run_one
 from tests.lab import Lab
 
+REPORTS = Path(__file__).resolve().parents[1] / ".work" / "compat-report"
 SCENARIOS = (*scenarios_checks.SCENARIOS, *scenarios_state.SCENARIOS)
 
 
@@ -29,6 +33,7 @@ def test_the_catalogue_is_complete() -> None:
             assert name in {x.name for x in s.declared}, (s.name, name)
 
 
+@pytest.mark.timeout(900)  # two daemons through every step, under emulation
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_side_by_side(scenario: Scenario, lab: Lab, base_values: dict[str, str],
                       request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -38,7 +43,19 @@ def test_side_by_side(scenario: Scenario, lab: Lab, base_values: dict[str, str],
         values.update(request.getfixturevalue(fixture))
     work = tmp_path_factory.mktemp("compat") / scenario.name
     values["work"] = str(work)
-    perl = run_one(Who.PERL, scenario, lab, work, values)
-    ours = run_one(Who.OURS, scenario, lab, work, values)
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    report = REPORTS / f"{scenario.name}.txt"
+    try:
+        perl = run_one(Who.PERL, scenario, lab, work, values)
+        ours = run_one(Who.OURS, scenario, lab, work, values)
+    except AssertionError as exc:
+        report.write_text(f"{exc}\n")
+        raise
+    finally:  # both daemons' whole output, for reading after the VM is gone
+        for who in Who:
+            log = work.parent / f"{work.name}.{who.value}.log"
+            if log.exists():
+                shutil.copy(log, REPORTS / log.name)
     problems = check_expected(scenario, values, ours) + compare(scenario, perl, ours)
+    report.write_text("\n".join(problems) or "PASS\n")
     assert not problems, f"{scenario.name}:\n" + "\n".join(problems)
