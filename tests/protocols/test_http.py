@@ -12,9 +12,11 @@ import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
+import aiohttp
 import pytest
 import pytest_asyncio
 
+import checkers.http as http_module
 from checkers.base import CheckSpec, Result, Target
 from checkers.http import (
     MAX_REDIRECTS,
@@ -275,6 +277,56 @@ async def test_cancelled_check_leaves_nothing_behind(service: Service) -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+
+# --- the shared sessions: a new connection per check, closing, event loops ---------------
+
+KEEPALIVE_REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"
+
+
+@pytest.mark.asyncio
+async def test_every_check_opens_a_new_connection() -> None:
+    # The peer offers keep-alive, then answers nothing more on that connection: a second
+    # check that reused it would time out instead of being answered on a new one.
+    async with no_leaks(), scripted_server([Recv(), Send(KEEPALIVE_REPLY), Stall()]) as target:
+        results = [await check_http(target, spec(request="/h", receive=b"^ok$",
+                                                 timeout=TIMEOUT)) for _ in range(3)]
+    assert [r.ok for r in results] == [True] * 3, results
+
+
+@pytest.mark.asyncio
+async def test_checks_work_again_after_aclose_shared(nginx: Nginx) -> None:
+    target = nginx.target("http", "127.0.0.1")
+    for _ in range(2):
+        assert (await run(Service.HTTP, target, spec(request="/ok.html"))).ok
+        await aclose_shared()
+        await aclose_shared()  # closing twice, or with nothing open, is fine
+    assert not http_module._SHARED
+
+
+def test_a_closed_loops_sessions_are_closed_by_the_next_loop(nginx: Nginx) -> None:
+    # A process that runs loops in turn without calling aclose_shared() (a tool, a test)
+    # must not keep unclosed sessions of dead loops around.
+    target = nginx.target("http", "127.0.0.1")
+
+    async def one() -> tuple[Result, list[aiohttp.ClientSession]]:
+        result = await check_http(target, spec(request="/ok.html"))
+        mine = http_module._SHARED[asyncio.get_running_loop()]
+        return result, [mine.plain, mine.tls]
+
+    first, stale = asyncio.run(one())
+    assert first.ok and not any(s.closed for s in stale)
+
+    async def again() -> Result:
+        try:
+            return (await one())[0]
+        finally:
+            await aclose_shared()
+
+    assert asyncio.run(again()).ok
+    assert all(s.closed for s in stale)
+    assert not http_module._SHARED
 
 
 # --- what is requested, without a server ---------------------------------------------------
