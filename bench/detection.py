@@ -91,11 +91,17 @@ def config(live: list[str], dead: list[str], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def wait(what: str, predicate: Callable[[], bool], timeout: float) -> float:
-    start = time.monotonic()
+def wait(what: str, predicate: Callable[[], bool], timeout: float,
+         progress: Callable[[], str] | None = None) -> float:
+    start = last = time.monotonic()
     while not predicate():
-        if time.monotonic() - start > timeout:
-            raise SystemExit(f"timed out after {timeout:g}s waiting for {what}")
+        now = time.monotonic()
+        if now - start > timeout:
+            raise SystemExit(f"timed out after {timeout:g}s waiting for {what}"
+                             + (f" ({progress()})" if progress else ""))
+        if progress is not None and now - last >= 10:
+            print(f"  ... {now - start:.0f} s: {progress()}", file=sys.stderr, flush=True)
+            last = now
         time.sleep(0.05)  # polling interval, bounded by the deadline
     return time.monotonic() - start
 
@@ -120,6 +126,7 @@ def main() -> None:
         dead = dead_host.addresses(args.dead)
         lab.start(live_host.host, Kind.SINK, PORT, probe=live[0])
         lab.start(dead_host.host, Kind.SINK, PORT, probe=dead[0])
+        print(f"lab ready: {len(live)} + {len(dead)} reals", file=sys.stderr, flush=True)
         cfg = Path(tmp) / "bench.cf"
         cfg.write_text(config(live, dead, args))
         out = Path(tmp) / "daemon.log"
@@ -138,7 +145,11 @@ def main() -> None:
                     raise SystemExit(f"daemon exited {proc.returncode}:\n{out.read_text()}")
                 return dests_in(live_hex) + dests_in(dead_hex) == int(args.reals)
 
-            fill = wait(f"all {args.reals} reals in the table", full, args.fill_timeout)
+            def filled() -> str:
+                return f"{dests_in(live_hex) + dests_in(dead_hex)} reals in the table"
+
+            fill = wait(f"all {args.reals} reals in the table", full, args.fill_timeout,
+                        filled)
             print(f"reals {args.reals} in {args.virtuals} virtuals, checktype=connect, "
                   f"checkinterval {args.interval:g} s, checktimeout {args.timeout:g} s")
             print(f"table filled {fill:.1f} s after the daemon was started "
@@ -158,14 +169,19 @@ def main() -> None:
 
             lab.blackhole(dead_host.host)
             detect = wait(f"the {args.dead} black-holed reals to leave the table",
-                          lambda: dests_in(dead_hex) == 0, 10 * (args.interval + args.timeout)
-                          + 60)
+                          lambda: dests_in(dead_hex) == 0,
+                          10 * (args.interval + args.timeout) + 60,
+                          lambda: f"{dests_in(dead_hex)} still in")
             bound = args.interval + args.timeout
             print(f"black-holed {args.dead} reals at once: all out of the table after "
                   f"{detect:.2f} s; interval + timeout = {bound:g} s; "
                   f"ratio {detect / bound:.2f} (goal <= 1.0, i.e. <= {bound + 0.5:g} s "
                   f"with the 0.5 s allowance: {'met' if detect <= bound + 0.5 else 'NOT met'})")
             print(f"live reals still in the table: {dests_in(live_hex)} of {before_live}")
+        except BaseException:
+            tail = out.read_text(errors="replace").splitlines()[-30:]
+            print("daemon output ends:\n" + "\n".join(tail), file=sys.stderr, flush=True)
+            raise
         finally:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
