@@ -13,7 +13,7 @@ the namespaces:
 
 Typical use (the e2e tests, the side-by-side runs with the Perl ldirectord):
 
-    from tests.lab import Lab
+    from tests.lab import Kind, Lab
 
     with Lab() as lab:
         rs1, rs2 = lab.add_host("rs1"), lab.add_host("rs2")   # 10.0.1.11, 10.0.1.12
@@ -22,13 +22,14 @@ Typical use (the e2e tests, the side-by-side runs with the Perl ldirectord):
             lab.start(h, Kind.FTP)           # proftpd on :21
         lab.stop(rs1, Kind.HTTP)             # connection refused from now on
         lab.start(rs1, Kind.HTTP)
-        lab.blackhole(rs2)                   # packets to/from it silently dropped
+        lab.blackhole(rs2)                   # its replies to the director vanish
         lab.unblackhole(rs2)
     # leaving the block stops every server and deletes the namespaces and the bridge
 
 Black-holing adds a `blackhole` route to the director (a /32) inside the host's
 namespace: the server still receives SYNs but its replies vanish, so a client sees a
-silent drop (a connect that times out), never a refusal; `ip link` state and neighbour
+silent drop (a connect that times out), never a refusal. Only traffic to `Lab.director`
+(the bridge address, the source of every check) is dropped; `ip link` state and neighbour
 entries stay as they were, so undoing it is immediate. `AnyIPHost` (see `add_anyip_host`)
 answers on a whole prefix with one listener, for benchmarks with thousands of reals.
 
