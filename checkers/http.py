@@ -71,6 +71,28 @@ def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+_DOTTED = frozenset("0123456789.")
+_DROPPED = frozenset("\t\n\r")  # yarl drops these from a URL before parsing it
+
+
+def url_on(scheme: str, target: Target, path: str) -> URL:
+    """`URL(f"{scheme}://{target.netloc}/{path}")`, built from parts where that is the same.
+
+    A check parses a new string for every real (yarl's cache holds few), which costs more
+    than the rest of planning; the path alone repeats across reals and stays cached. Only a
+    dotted host is used as it is: yarl rewrites IPv6 literals and names to a canonical form.
+    Paths parse differently alone when they start with `/` (a host), have dot segments (only
+    an absolute URL's are resolved) or tabs or line breaks (dropped, so `\t/` starts `//`).
+    """
+    if (path.startswith("/") or "/." in f"/{path}" or "%2e" in path.lower()
+            or not _DROPPED.isdisjoint(path) or not _DOTTED.issuperset(target.host)):
+        return URL(f"{scheme}://{target.netloc}/{path}")
+    ref = URL(f"/{path}")
+    return URL.build(scheme=scheme, authority=target.netloc, path=ref.raw_path,
+                     query_string=ref.raw_query_string, fragment=ref.raw_fragment,
+                     encoded=True)
+
+
 def plan_request(target: Target, spec: CheckSpec) -> _Plan | str:
     """The request for `spec` against `target`, or a detail saying why there is none."""
     request = spec.request
@@ -83,8 +105,7 @@ def plan_request(target: Target, spec: CheckSpec) -> _Plan | str:
     if request.lower().startswith(f"{scheme}://"):
         url = URL(request)
     else:
-        path = request[1:] if request.startswith("/") else request
-        url = URL(f"{scheme}://{target.netloc}/{path}")
+        url = url_on(scheme, target, request[1:] if request.startswith("/") else request)
     host_header = spec.virtualhost or _bracket(url.raw_host or target.host)
     sni = spec.virtualhost if scheme == "https" else None
     return _Plan(url, host_header, sni, None)

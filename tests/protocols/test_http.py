@@ -15,6 +15,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 import pytest_asyncio
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from yarl import URL
 
 import checkers.http as http_module
 from checkers.base import CheckSpec, Result, Target
@@ -26,6 +29,7 @@ from checkers.http import (
     check_http_proxy,
     check_https,
     plan_request,
+    url_on,
 )
 from ldirectord.config.model import HttpMethod, Service
 from tests.protocols import faults
@@ -372,3 +376,35 @@ async def test_unusable_request_is_a_failed_check(service: Service, request_: st
                                                   detail: str) -> None:
     result = await run(service, refused_target(), spec(service, request=request_))
     assert not result.ok and detail in result.detail, result
+
+
+@settings(max_examples=300)
+@example(host="10.0.0.5", port=80, scheme="http", path='')
+@example(host="10.0.0.5", port=80, scheme="http", path='a b?c=d#f')
+@example(host="10.0.0.5", port=80, scheme="http", path='%zz/%7E?q=%41+b')
+@example(host="10.0.0.5", port=80, scheme="http", path='a?b?c')
+@example(host="10.0.0.5", port=80, scheme="http", path='?x')
+@example(host="10.0.0.5", port=80, scheme="http", path='#f')
+@example(host="10.0.0.5", port=80, scheme="http", path='/x')
+@example(host="10.0.0.5", port=80, scheme="http", path='..//./a')
+@example(host="10.0.0.5", port=80, scheme="http", path='a%2Fb')
+@example(host="10.0.0.5", port=80, scheme="http", path='ü/ä?ö=ß')
+@example(host="10.0.0.5", port=80, scheme="http", path='a\\b')
+@example(host="10.0.0.5", port=80, scheme="http", path='%2E%2E/a/%2e/b/.x/..?q=/../#/./')
+@example(host="10.0.0.5", port=80, scheme="http", path='\t/x\n?\r')
+@given(host=st.one_of(st.ip_addresses(v=4).map(str), st.ip_addresses(v=6).map(str),
+                      st.from_regex(r"\A[0-9.]{1,15}\Z"), st.just("Example.TEST")),
+       port=st.integers(1, 65535), scheme=st.sampled_from(["http", "https"]),
+       path=st.text(st.characters(codec="utf-8"), max_size=30))
+def test_url_on_is_the_parsed_url(host: str, port: int, scheme: str, path: str) -> None:
+    # Building the URL from parts must give exactly what parsing the whole string gives.
+    target = Target(host, port)
+    try:
+        parsed = URL(f"{scheme}://{target.netloc}/{path}")
+    except ValueError:
+        with pytest.raises(ValueError):
+            url_on(scheme, target, path)
+        return
+    built = url_on(scheme, target, path)
+    assert (built, str(built), built.raw_host, built.explicit_port, built.raw_path_qs) == (
+        parsed, str(parsed), parsed.raw_host, parsed.explicit_port, parsed.raw_path_qs)
