@@ -115,13 +115,16 @@ async def _read_bounded(resp: aiohttp.ClientResponse) -> tuple[bytes, bool]:
     """Up to MAX_BODY bytes of the body, and whether the body went on beyond them."""
     chunks: list[bytes] = []
     size = 0
+    content = resp.content
     while size < MAX_BODY:
-        chunk = await resp.content.read(min(_CHUNK, MAX_BODY - size))
+        chunk = await content.read(min(_CHUNK, MAX_BODY - size))
         if not chunk:
-            return b"".join(chunks), False
+            break
         chunks.append(chunk)
         size += len(chunk)
-    return b"".join(chunks), not resp.content.at_eof()
+        if content.at_eof():  # a small page usually arrives whole: no read to learn the end
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks), not content.at_eof()
 
 
 def _judge(resp: aiohttp.ClientResponse, body: bytes, truncated: bool, spec: CheckSpec
