@@ -72,6 +72,18 @@ def _ports() -> dict[str, int]:
     return {h: free_port(h) for h in HOSTS}
 
 
+def _extra_ports(count: int, roles: list[dict[str, int]]) -> tuple[int, ...]:
+    # A port just probed free may be handed out again: nginx refuses a duplicate listen.
+    taken = {p for role in roles for p in role.values()}
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in taken:
+            taken.add(port)
+            ports.append(port)
+    return tuple(ports)
+
+
 def _config(d: Path, n: Nginx, cert: Path) -> str:
     chain = "\n    ".join(
         f"location = /chain/{i} {{ return 302 /chain/{i - 1}; }}" for i in range(1, CHAIN_MAX + 1))
@@ -161,8 +173,9 @@ def run_nginx(workdir: Path, *, extra_ports: int = 0, access_log: bool = False
     ca = trustme.CA()
     cert = workdir / "server.pem"
     ca.issue_cert(VIRTUALHOST, *HOSTS).private_key_and_cert_chain_pem.write_to_path(str(cert))
-    n = Nginx(http=_ports(), https=_ports(), https12=_ports(), proxy=_ports(),
-              extra=tuple(free_port() for _ in range(extra_ports)), root=root,
+    http, https, https12, proxy = roles = [_ports() for _ in range(4)]
+    n = Nginx(http=http, https=https, https12=https12, proxy=proxy,
+              extra=_extra_ports(extra_ports, roles), root=root,
               access_log=workdir / "access.log" if access_log else Path("/dev/null"))
     conf = workdir / "nginx.conf"
     conf.write_text(_config(workdir, n, cert))
