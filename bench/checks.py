@@ -131,6 +131,15 @@ async def _reference_rows(n: Nginx, checks: int, concurrency: int) -> list[Figur
                     return resp.status == 200 and RECEIVE.search(await resp.read()) is not None
             rows.append(await measure(name, one, checks, concurrency))
 
+    async def session_per_check() -> bool:
+        # What the http check did before it shared one session per event loop.
+        async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, force_close=True),
+                trust_env=False, auto_decompress=False) as session, session.get(url) as resp:
+            return resp.status == 200 and RECEIVE.search(await resp.read()) is not None
+    rows.append(await measure("ref: aiohttp session per check, close",
+                              session_per_check, checks, concurrency))
+
     async def streams() -> bool:
         reader, writer = await asyncio.open_connection(HOST, port)
         try:
