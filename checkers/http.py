@@ -17,22 +17,24 @@ Behaviour (SPEC Part B §3.3 first bullet, §3.5, Part A §6):
   `receive` must match within the first MAX_BODY bytes.
 
 Client settings, chosen against aiohttp's defaults: one shared session per event loop for
-plain HTTP and one for TLS (created on first use; `aclose_shared()` closes them, the daemon
-calls it at stop), each on a connector with `force_close` and `Connection: close` (every
-check proves the server still accepts a new connection, and no idle connections pile up on
-real servers), no connection limit, no cookies, no proxy from the environment
-(`trust_env=False`), no decompression (`receive` matches the raw body, as the original's
-`$res->content`), aiohttp's own timeouts off (one `asyncio.timeout` bounds all). A session
-per check cost about a fifth of an http check's CPU in A/B runs (bench/checks.py). No DNS cache:
-only a per-real absolute URL names a host, and it is resolved on every check (as the
-original does), in aiohttp's resolver thread. The TLS context comes with each request, so
-checks with different TlsClients share the session; TLS sessions are reused through
-tls.py, not through the connector.
+plain HTTP and one for TLS (created on first use, closed by `aclose_shared()` or when
+asyncio.run() finishes the loop), each on a connector with `force_close`, and
+`Connection: close` sent (every check proves the server still accepts a new connection,
+and no idle connections pile up on real servers); no connection limit, no cookies, no
+proxy from the environment (`trust_env=False`), no decompression (`receive` matches the
+raw body, as the original's `$res->content`), aiohttp's own timeouts off (one
+`asyncio.timeout` bounds all). A session per check cost about a fifth of an http check's
+CPU in A/B runs (bench/checks.py has a reference row). No DNS cache: only a per-real
+absolute URL names a host, and it is resolved on every check (as the original does), in
+aiohttp's resolver thread. The TLS context comes with each request, so checks with
+different TlsClients share a session; TLS sessions are reused through tls.py, not
+through the connector.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -183,14 +185,38 @@ _HANDSHAKE_TRACE = _handshake_trace()
 class _Sessions:
     """The shared sessions of one event loop: plain HTTP, and TLS with the handshake cap."""
 
-    __slots__ = ("plain", "tls")
+    __slots__ = ("_closer", "loop", "plain", "tls")
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
         self.plain = _session(trace=False)
         self.tls = _session(trace=True)
+        self._closer = self._close_at_loop_shutdown()
+
+    async def watch_loop(self) -> None:
+        """Have the sessions closed when asyncio.run() or a Runner finishes the loop."""
+        # Iterating an async generator registers it with the running loop, which closes
+        # the suspended ones before it stops (shutdown_asyncgens): a program that never
+        # calls aclose_shared() does not end with unclosed-session errors.
+        await anext(self._closer)
+
+    async def _close_at_loop_shutdown(self) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            await self._close_sessions()
 
     async def aclose(self) -> None:
+        try:
+            await self._closer.aclose()
+        finally:  # also when the generator never ran
+            await self._close_sessions()
+
+    async def _close_sessions(self) -> None:
+        if _SHARED.get(self.loop) is self:
+            del _SHARED[self.loop]
         # Closing the first must not skip the second, whatever it raises or if cancelled.
+        # Neither waits: with force_close no connection is kept open between checks.
         try:
             await self.plain.close()
         finally:
@@ -225,21 +251,24 @@ async def _shared() -> _Sessions:
     loop = asyncio.get_running_loop()
     sessions = _SHARED.get(loop)
     if sessions is None:
-        sessions = _SHARED[loop] = _Sessions()
-        for dead in [lp for lp in _SHARED if lp.is_closed()]:
-            # A closed loop's sessions hold no connection (force_close), so closing them
-            # only marks them closed (no unclosed-session warning when they are collected).
-            await _SHARED.pop(dead).aclose()
+        sessions = _SHARED[loop] = _Sessions(loop)
+        await sessions.watch_loop()
+        for dead in [s for lp, s in _SHARED.items() if lp.is_closed()]:
+            # A loop closed without shutting down its async generators (loop.close()
+            # alone): its sessions hold no connection, so closing them here only marks
+            # them closed (no unclosed-session error when they are collected).
+            await dead.aclose()
     return sessions
 
 
 async def aclose_shared() -> None:
-    """Close the current event loop's shared HTTP sessions (the daemon calls it at stop).
+    """Close the current event loop's shared HTTP sessions (the daemon calls it at stop;
+    asyncio.run() does it anyway when it finishes the loop).
 
     The next check on the loop opens new ones, so calling it is always safe; checks still
     running on the loop fail with a closed connection.
     """
-    sessions = _SHARED.pop(asyncio.get_running_loop(), None)
+    sessions = _SHARED.get(asyncio.get_running_loop())
     if sessions is not None:
         await sessions.aclose()
 

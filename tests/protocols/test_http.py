@@ -309,29 +309,40 @@ async def test_checks_work_again_after_aclose_shared(nginx: Nginx) -> None:
     assert not http_module._SHARED
 
 
+async def _check_keeping_sessions(target: Target) -> tuple[Result, list[aiohttp.ClientSession]]:
+    result = await check_http(target, spec(request="/ok.html"))
+    mine = http_module._SHARED[asyncio.get_running_loop()]
+    return result, [mine.plain, mine.tls]
+
+
+def test_asyncio_run_closes_the_sessions_of_its_loop(nginx: Nginx) -> None:
+    # A program that never calls aclose_shared() must not end with unclosed sessions.
+    result, sessions = asyncio.run(_check_keeping_sessions(nginx.target("http", "127.0.0.1")))
+    assert result.ok, result
+    assert all(s.closed for s in sessions)
+    assert not http_module._SHARED
+
+
 def test_a_closed_loops_sessions_are_closed_by_the_next_loop(nginx: Nginx) -> None:
-    # A process that runs loops in turn without calling aclose_shared() (a tool, a test)
-    # must not keep unclosed sessions of dead loops around.
+    # A loop closed without shutting down its async generators leaves its sessions to the
+    # next loop that checks.
     target = nginx.target("http", "127.0.0.1")
-
-    async def one() -> tuple[Result, list[aiohttp.ClientSession]]:
-        result = await check_http(target, spec(request="/ok.html"))
-        mine = http_module._SHARED[asyncio.get_running_loop()]
-        return result, [mine.plain, mine.tls]
-
-    first, stale = asyncio.run(one())
+    loop = asyncio.new_event_loop()
+    try:
+        first, stale = loop.run_until_complete(_check_keeping_sessions(target))
+    finally:
+        loop.close()
     assert first.ok and not any(s.closed for s in stale)
 
     async def again() -> Result:
         try:
-            return (await one())[0]
+            return (await _check_keeping_sessions(target))[0]
         finally:
             await aclose_shared()
 
     assert asyncio.run(again()).ok
     assert all(s.closed for s in stale)
     assert not http_module._SHARED
-
 
 # --- what is requested, without a server ---------------------------------------------------
 
