@@ -242,8 +242,8 @@ def _session(*, trace: bool) -> aiohttp.ClientSession:
     )
 
 
-# One entry per event loop that ran a check and was not closed by aclose_shared(): the
-# daemon has one, tests and the benchmark run several loops in turn.
+# The open sessions of each event loop that ran a check: the daemon has one loop, tests
+# and the benchmark run several in turn.
 _SHARED: dict[asyncio.AbstractEventLoop, _Sessions] = {}
 
 
@@ -262,7 +262,7 @@ async def _shared() -> _Sessions:
 
 
 async def aclose_shared() -> None:
-    """Close the current event loop's shared HTTP sessions (the daemon calls it at stop;
+    """Close the current event loop's shared HTTP sessions (for the daemon to call at stop;
     asyncio.run() does it anyway when it finishes the loop).
 
     The next check on the loop opens new ones, so calling it is always safe; checks still
