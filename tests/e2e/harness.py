@@ -28,6 +28,8 @@ START = 180.0
 #: Deadline for a change of a real server's health to reach the table and the log.
 CHANGE = 60.0
 POLL = 0.1
+#: Per-test limit (pytest-timeout) for a whole scenario: a dozen daemon and server starts.
+E2E_TIMEOUT = 900
 
 VIP = "10.0.0.1"
 FALLBACK = "127.0.0.1:80"

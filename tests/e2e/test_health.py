@@ -16,7 +16,7 @@ import pytest
 
 from tests.e2e import harness
 from tests.e2e.conftest import Reals
-from tests.e2e.harness import FALLBACK, START, VIP, Foreground, ipvs_lines, wait_table
+from tests.e2e.harness import E2E_TIMEOUT, FALLBACK, START, VIP, Foreground, ipvs_lines, wait_table
 from tests.lab import Kind
 
 RS1, RS2 = "10.0.1.11", "10.0.1.12"
@@ -56,6 +56,7 @@ def run(lab: Reals, tmp_path: Path, env: dict[str, str]):  # type: ignore[no-unt
         daemon.kill()
 
 
+@pytest.mark.timeout(E2E_TIMEOUT)
 def test_quiescent_no_deletes_and_fallback(lab: Reals, run) -> None:  # type: ignore[no-untyped-def]
     d = run(harness.config_text(RS1, RS2))
     d.log.wait("Added virtual server: 10.0.0.1:80", "Added virtual server: 10.0.0.1:21",
@@ -119,6 +120,7 @@ def test_quiescent_no_deletes_and_fallback(lab: Reals, run) -> None:  # type: ig
     assert harness.table() == ""
 
 
+@pytest.mark.timeout(E2E_TIMEOUT)
 def test_quiescent_yes_weight_zero_and_blackhole(lab: Reals, run) -> None:  # type: ignore[no-untyped-def]
     d = run(harness.config_text(RS1, RS2, quiescent=True, cleanstop=False,
                                 extra_globals=["supervised=yes"]), debug=False)

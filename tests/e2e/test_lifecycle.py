@@ -14,9 +14,21 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from tests.e2e import harness
 from tests.e2e.conftest import Reals
-from tests.e2e.harness import CHANGE, START, VIP, Log, cli, ipvs_lines, wait_for, wait_table
+from tests.e2e.harness import (
+    CHANGE,
+    E2E_TIMEOUT,
+    START,
+    VIP,
+    Log,
+    cli,
+    ipvs_lines,
+    wait_for,
+    wait_table,
+)
 from tests.lab import Kind
 
 RS1, RS2 = "10.0.1.11", "10.0.1.12"
@@ -40,6 +52,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.timeout(E2E_TIMEOUT)
 def test_daemon_lifecycle(lab: Reals, tmp_path: Path, env: dict[str, str]) -> None:
     cfg = tmp_path / "web.cf"
     logfile = tmp_path / "ldirectord.log"
