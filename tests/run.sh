@@ -56,7 +56,13 @@ if [ "$(id -u)" != 0 ]; then
   echo "SKIPPED: the IPVS kernel tests need root (they boot a VM with tests/vm/ipvs-vm)"
   exit 0
 fi
+say "preparing the side-by-side runs with the Perl ldirectord"
+bash tests/compat/setup.sh
 say "kernel tests (in the IPVS VM)"
-export IPVS_VM_TIMEOUT=${IPVS_VM_TIMEOUT:-1500}
+# Python is slow under emulation: compile every module once here, and let the guest keep
+# what it compiles, instead of recompiling at each of the many daemon starts.
+unset PYTHONDONTWRITEBYTECODE
+.venv/bin/python -m compileall -q -j 0 ldirectord checkers tests bench >/dev/null
+export IPVS_VM_TIMEOUT=${IPVS_VM_TIMEOUT:-2400}
 bash tests/vm/ipvs-vm --setup -- "$top/.venv/bin/python" -m pytest -q -p no:cacheprovider \
   -m 'kernel or e2e or compat' "$@"
