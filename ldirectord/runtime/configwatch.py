@@ -45,6 +45,12 @@ class ConfigWatch:
         self.digest: str | None = None
         self._unreadable = False
 
+    def forget(self) -> None:
+        """A reload just read the file: its next look takes a new baseline, as the original's
+        config parser does, so the change that was reloaded is not reported again."""
+        self.mtime = None
+        self.digest = None
+
     async def poll(self) -> None:
         """One look at the file; reacts to a change."""
         config = self.owner.config

@@ -133,6 +133,7 @@ class Supervisor:
         self._repairs = 0
         self._stopping = False
         self._tg: asyncio.TaskGroup | None = None
+        self._watch: ConfigWatch | None = None
         self._maintenance: Maintenance | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self.exit_code = 0
@@ -182,7 +183,8 @@ class Supervisor:
                     self._tg = tg
                     self._start_loops()
                     self._spawn(self._alert_ticker(), "alerts")
-                    self._spawn(ConfigWatch(self.clock, self).run(), "config-watch")
+                    self._watch = ConfigWatch(self.clock, self)
+                    self._spawn(self._watch.run(), "config-watch")
                     for name in self.config.execute:
                         self._spawn(run_child(name, "start"), f"execute {name}")
                     signame = await self._control()
@@ -305,6 +307,8 @@ class Supervisor:
     async def _reload(self, reason: str) -> None:
         if reason != "autoreload":
             log.info("Reloading Linux Director Daemon config on signal")
+        if self._watch is not None:
+            self._watch.forget()
         path = self.config.path
         try:
             new = await self._loader(path)
