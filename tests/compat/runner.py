@@ -76,9 +76,9 @@ def _act(run: Run, step: Step, lab: Lab, work: Path, values: Mapping[str, str]) 
                 else:
                     lab.start(hosts[name], kind)
         case Action.TOUCH:
-            (work / step.arg).write_text("")
+            (work / fill(step.arg, values)).write_text("")
         case Action.REMOVE:
-            (work / step.arg).unlink()
+            (work / fill(step.arg, values)).unlink()
         case Action.RELOAD:
             run.config.write_text(fill(step.arg, values))
             run.signal(signal.SIGHUP)

@@ -34,7 +34,8 @@ SCENARIOS = (
     Scenario("quiescent-no-explicit", lab_virtual("\tchecktype=connect\n\tquiescent=no\n"),
              (start(BOTH), *stop_start(), term()), CHURN),
     Scenario("readdquiescent",
-             lab_virtual("\tchecktype=connect\n\tquiescent=yes\n\treaddquiescent=yes\n"),
+             # readdquiescent is global only in the original
+             "readdquiescent=yes\n" + lab_virtual("\tchecktype=connect\n\tquiescent=yes\n"),
              (start(BOTH),
               Step("removed-by-hand", Action.IPVSADM, ONLY_RS2, "-d -t {vip}:80 -r {rs1}:80"),
               Step("stop-rs1", Action.STOP, QUIESCED, "rs1:http"),
