@@ -17,8 +17,11 @@ COLD_START_CHURN = Declared(
     "At start the original adds every real, takes the ones not yet known good out again, "
     "flaps the fallback and edits every virtual; then the first good check logs a soft "
     "failure reset. Ours adds a real when its first check succeeds and edits a virtual "
-    "only when its attributes differ.",
+    "only when its attributes differ. With readdquiescent=yes the original re-adds every "
+    "real at weight 0 and restores its weight at the first good check, where ours adds it "
+    "once.",
     perl_only=(*_TRANSITIONS, r"^Changed virtual server: "),
+    ours_only=(r"^Added real server: ",),
     steps=(START,))
 
 RELOAD_KEEPS_STATE = Declared(
