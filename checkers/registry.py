@@ -2,54 +2,66 @@
 
 Every `Service` is either in `REGISTRY` or in `REFUSED` with the reason a config using it is
 rejected; a unit test holds the two together. `Service.NONE` needs no checker: it is always up.
+
+A checker's module is imported the first time its service is looked up, so a daemon whose
+config uses only HTTP never loads the FTP, LDAP or SQL client libraries (a start or a
+`status` call stays quick). The daemon looks up every service of a config when it loads the
+file, outside the event loop, so no import happens while checks run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Final
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import Final, cast
 
 from checkers.base import Checker
-from checkers.dns import check_dns
-from checkers.ftp import check_ftp
-from checkers.http import check_http, check_http_proxy, check_https
-from checkers.imap import check_imap, check_imaps
-from checkers.ldap import check_ldap, check_ldaps
-from checkers.nntp import check_nntp
-from checkers.pop import check_pop, check_pops
 from checkers.ports import DEFAULT_PORTS, REFUSED, guess_service
-from checkers.radius import check_radius
-from checkers.simpletcp import check_simpletcp
-from checkers.sip import check_sip
-from checkers.smtp import check_smtp, check_submission
-from checkers.sql import check_mysql, check_pgsql
 from ldirectord.config.model import Service
 
-REGISTRY: Final[Mapping[Service, Checker]] = {
-    Service.FTP: check_ftp,
-    Service.IMAP: check_imap,
-    Service.IMAPS: check_imaps,
-    Service.NNTP: check_nntp,
-    Service.POP: check_pop,
-    Service.POPS: check_pops,
-    Service.SMTP: check_smtp,
-    Service.SUBMISSION: check_submission,
-    Service.LDAP: check_ldap,
-    Service.LDAPS: check_ldaps,
-    Service.HTTP: check_http,
-    Service.HTTPS: check_https,
-    Service.HTTP_PROXY: check_http_proxy,
-    Service.DNS: check_dns,
-    Service.SIMPLETCP: check_simpletcp,
-    Service.SIP: check_sip,
-    Service.MYSQL: check_mysql,
-    Service.PGSQL: check_pgsql,
-    Service.RADIUS: check_radius,
+#: Where each service's checker lives: (module, coroutine function).
+SOURCES: Final[Mapping[Service, tuple[str, str]]] = {
+    Service.DNS: ("checkers.dns", "check_dns"),
+    Service.FTP: ("checkers.ftp", "check_ftp"),
+    Service.HTTP: ("checkers.http", "check_http"),
+    Service.HTTPS: ("checkers.http", "check_https"),
+    Service.HTTP_PROXY: ("checkers.http", "check_http_proxy"),
+    Service.IMAP: ("checkers.imap", "check_imap"),
+    Service.IMAPS: ("checkers.imap", "check_imaps"),
+    Service.LDAP: ("checkers.ldap", "check_ldap"),
+    Service.LDAPS: ("checkers.ldap", "check_ldaps"),
+    Service.MYSQL: ("checkers.sql", "check_mysql"),
+    Service.NNTP: ("checkers.nntp", "check_nntp"),
+    Service.PGSQL: ("checkers.sql", "check_pgsql"),
+    Service.POP: ("checkers.pop", "check_pop"),
+    Service.POPS: ("checkers.pop", "check_pops"),
+    Service.RADIUS: ("checkers.radius", "check_radius"),
+    Service.SIMPLETCP: ("checkers.simpletcp", "check_simpletcp"),
+    Service.SIP: ("checkers.sip", "check_sip"),
+    Service.SMTP: ("checkers.smtp", "check_smtp"),
+    Service.SUBMISSION: ("checkers.smtp", "check_submission"),
 }
 
-__all__ = ["DEFAULT_PORTS", "REFUSED", "REGISTRY", "get_checker", "guess_service"]
+
+class _Registry(Mapping[Service, Checker]):
+    """A read-only mapping over SOURCES that imports a checker's module on first use."""
+
+    def __getitem__(self, service: Service) -> Checker:
+        module, name = SOURCES[service]
+        return cast(Checker, getattr(importlib.import_module(module), name))
+
+    def __iter__(self) -> Iterator[Service]:
+        return iter(SOURCES)
+
+    def __len__(self) -> int:
+        return len(SOURCES)
+
+
+REGISTRY: Final[Mapping[Service, Checker]] = _Registry()
+
+__all__ = ["DEFAULT_PORTS", "REFUSED", "REGISTRY", "SOURCES", "get_checker", "guess_service"]
 
 
 def get_checker(service: Service) -> Checker | None:
     """The checker for `service`, or None for `Service.NONE` and refused services."""
-    return REGISTRY.get(service)
+    return REGISTRY[service] if service in SOURCES else None
