@@ -50,6 +50,8 @@ from ldirectord.runtime.scheduler import MAX_IN_FLIGHT, Clock, LoopClock, Outcom
 from ldirectord.runtime.scheduler import jitter as default_jitter
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+#: Seconds between repeated cancellations of a task that has not ended at stop.
+CANCEL_RETRY = 0.5
 REPAIR_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 ALERT_TICK = 1.0
 #: Bounds at stop: a hung sub-instance or fallbackcommand must not keep the daemon alive.
@@ -188,7 +190,7 @@ class Supervisor:
                     for name in self.config.execute:
                         self._spawn(run_child(name, "start"), f"execute {name}")
                     signame = await self._control()
-                    self._cancel_all()
+                    await self._cancel_all()
             except Exception as exc:  # a bug of ours: say so, clean up, exit 1
                 log.info("Internal error, stopping: %s", exc)
                 log.debug("%s", "".join(traceback.format_exception(exc)).rstrip())
@@ -209,10 +211,20 @@ class Supervisor:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _cancel_all(self) -> None:
-        for task in [*self._loops.values(), *self._background]:
-            task.cancel()
+    async def _cancel_all(self) -> None:
+        """Cancel every loop and background task and wait until they are all done.
+
+        A task may swallow one cancellation (Python 3.11's `asyncio.wait_for` and some client
+        libraries do, when the awaited operation completes at the moment of the cancel); a
+        check loop that did so would run on and keep the task group, and so the stop,
+        waiting forever. So what is still running is cancelled again until it ends.
+        """
+        tasks = [*self._loops.values(), *self._background]
         self._loops.clear()
+        while pending := [t for t in tasks if not t.done()]:
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=CANCEL_RETRY)
 
     async def _control(self) -> str:
         """The controller task's body: consume the queue until a stop request."""
