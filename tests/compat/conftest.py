@@ -46,13 +46,38 @@ def skip_reason() -> str | None:
     return None
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def shard() -> tuple[int, int]:
+    """`COMPAT_SHARD=i/n`: run the i-th of n interleaved slices of the scenarios (1/1: all)."""
+    text = os.environ.get("COMPAT_SHARD", "1/1")
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise pytest.UsageError(f"COMPAT_SHARD={text!r}: expected i/n, e.g. 1/2") from None
+    if not 1 <= i <= n:
+        raise pytest.UsageError(f"COMPAT_SHARD={text!r}: i must be between 1 and n")
+    return i, n
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     reason = skip_reason()
+    i, n = shard()
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    scenario = 0
     for item in items:
         if item.path.parent == Path(__file__).parent:
             item.add_marker(pytest.mark.compat)
-            if reason and item.name.startswith("test_side_by_side"):
-                item.add_marker(pytest.mark.skip(reason=reason))
+            if item.name.startswith("test_side_by_side["):
+                scenario += 1
+                if scenario % n != i % n:  # every n-th scenario, starting at the i-th
+                    dropped.append(item)
+                    continue
+                if reason:
+                    item.add_marker(pytest.mark.skip(reason=reason))
+        keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")

@@ -133,6 +133,8 @@ class StepRecord:
     name: str
     table: str  # sorted `ipvsadm -Ln`
     lines: list[str]  # §5.4 lines logged during the step
+    seconds: float = 0.0  # how long the step took to settle (for the report)
+    matched: float = 0.0  # when, within that, the table first matched
 
 
 @dataclass
@@ -192,6 +194,7 @@ class Run:
     def settle(self, step: Step, expected: str, checked: bool) -> None:
         """Wait until the table is `expected` and every real was checked `step.checks` times."""
         assert self.proc is not None
+        began = time.monotonic()
         want = expected_compact(expected)
         slow = step.name == START or step.action is Action.RELOAD  # parsing, churn
         deadline = time.monotonic() + (START_DEADLINE if slow else STEP_DEADLINE)
@@ -205,12 +208,15 @@ class Run:
                 time.sleep(POLL)
             begin = pos
         mark: Counter[str] | None = None
+        matched = time.monotonic()
         while True:
             table = watch.read()
             if step.action is Action.TERM:
                 if self.proc.poll() is not None and compact(table) == want:
                     break
             elif compact(table) == want:
+                if mark is None:
+                    matched = time.monotonic()
                 text = self.text()
                 mark = mark if mark is not None else self.checks(text)
                 seen = self.checks(text[begin:])
@@ -233,5 +239,6 @@ class Run:
         table = ipvsadm_table()
         text = self.text()
         self.records.append(StepRecord(step.name, sorted_table(table),
-                                       catalogue_lines(text[self._offset:])))
+                                       catalogue_lines(text[self._offset:]),
+                                       time.monotonic() - began, matched - began))
         self._offset = len(text)

@@ -57,5 +57,8 @@ def test_side_by_side(scenario: Scenario, lab: Lab, base_values: dict[str, str],
             if log.exists():
                 shutil.copy(log, REPORTS / log.name)
     problems = check_expected(scenario, values, ours) + compare(scenario, perl, ours)
-    report.write_text("\n".join(problems) or "PASS\n")
+    timing = "\n".join(f"{who.value} {r.name}: {r.seconds:.1f} s (table after {r.matched:.1f} s)"
+                       for who, records in ((Who.PERL, perl), (Who.OURS, ours))
+                       for r in records)
+    report.write_text(("\n".join(problems) or "PASS") + f"\n\nseconds per step:\n{timing}\n")
     assert not problems, f"{scenario.name}:\n" + "\n".join(problems)
