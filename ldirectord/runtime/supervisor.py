@@ -91,10 +91,19 @@ def _constant(value: float) -> Callable[[], float]:
 
 
 async def load_file(path: str) -> Config:
-    """Parse the file in a worker thread: parsing reads files and resolves host names."""
+    """Parse the file in a worker thread: parsing reads files and resolves host names.
+
+    The same thread looks up the checkers the file needs, so a service that a reload brings
+    in imports its client library there and not on the event loop.
+    """
     from ldirectord.config import load
 
-    return await asyncio.to_thread(load, path)
+    def load_and_import() -> Config:
+        config = load(path)
+        refused_services(config)
+        return config
+
+    return await asyncio.to_thread(load_and_import)
 
 
 class Supervisor:
@@ -324,7 +333,7 @@ class Supervisor:
         path = self.config.path
         try:
             new = await self._loader(path)
-            refused = refused_services(new)
+            refused = refused_services(new)  # the default loader imported the checkers
         except ConfigError as exc:
             for message in exc.errors:
                 if message.line:

@@ -453,3 +453,29 @@ async def test_combined_checks_alternate_negotiate_and_connect(
     after = [kind for _, host, kind in h.script.calls[before:]]
     assert after[1:] == ["negotiate"] * (len(after) - 1)
     await h.stop()
+
+
+@pytest.mark.asyncio
+async def test_loading_a_file_imports_its_checkers_off_the_event_loop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import threading
+
+    from checkers import registry
+    from ldirectord.runtime.supervisor import load_file
+
+    importers: list[threading.Thread] = []
+    real_import = importlib.import_module
+
+    def recording_import(name: str, package: str | None = None) -> object:
+        importers.append(threading.current_thread())
+        return real_import(name, package)
+
+    monkeypatch.setattr(registry.importlib, "import_module", recording_import)
+    cf = tmp_path / "ldirectord.cf"
+    cf.write_text("virtual=10.0.0.1:80\n\treal=10.0.0.2:80 masq\n"
+                  "\tchecktype=negotiate\n\tservice=http\n")
+    loaded = await load_file(str(cf))
+    assert len(loaded.virtuals) == 1
+    assert importers, "the loader did not look up the config's checker"
+    assert threading.main_thread() not in importers
