@@ -68,8 +68,10 @@ options = st.fixed_dictionaries({}, optional={
     "login": word,
     "checkport": st.integers(1, 65535),
 })
-virtuals = st.lists(st.builds(VirtualSpec, address=address,
-                              port=st.integers(1, 65535) | st.just(53),
+#: Not 1521: with no service or checktype set, the port makes the service oracle, which the
+#: loader refuses (tests/data/configs/invalid/service-oracle-guessed.cf); these are all valid.
+virtual_port = st.integers(1, 65535).filter(lambda p: p != 1521) | st.just(53)
+virtuals = st.lists(st.builds(VirtualSpec, address=address, port=virtual_port,
                               reals=st.lists(reals, max_size=4), options=options),
                     max_size=5, unique_by=lambda v: (v.address, v.port))
 globals_ = st.fixed_dictionaries({}, optional={
