@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 HTTP_PAGE = "<html><body>Test Page</body></html>\n"
@@ -44,11 +45,11 @@ http {{
 """
 
 _PROFTPD = """\
-ServerName "ldirectord lab {name}"
+ServerName "{name}"
 ServerType standalone
 Port {port}
-UseIPv6 off
-DefaultAddress {address}
+UseIPv6 {ipv6}
+DefaultAddress {addresses}
 SocketBindTight on
 User nobody
 Group nogroup
@@ -90,6 +91,26 @@ def nginx(d: Path, address: str, port: int) -> list[str]:
     return [_exe("nginx"), "-p", str(d), "-e", str(d / "error.log"), "-c", str(conf)]
 
 
+def proftpd_config(d: Path, name: str, addresses: Sequence[str], port: int, *, home: Path,
+                   anon: Path) -> Path:
+    """Write proftpd's config and its own user files into `d`; returns the config's path.
+
+    FTP_USER/FTP_PASSWORD logs in to `home`, anonymous (any password) to `anon`; the users
+    live in proftpd's passwd-format files (mod_auth_file), so no system account is made.
+    """
+    passwd, group = d / "ftpd.passwd", d / "ftpd.group"
+    passwd.write_text(f"{FTP_USER}:{_FTP_HASH}:65534:65534::{home}:/bin/sh\n"
+                      f"ftp:*:65534:65534::{anon}:/usr/sbin/nologin\n")
+    group.write_text("nogroup:x:65534:\n")
+    for f in (passwd, group):
+        f.chmod(0o600)  # proftpd refuses user files others can write
+    conf = d / "proftpd.conf"
+    ipv6 = "on" if any(":" in a for a in addresses) else "off"
+    conf.write_text(_PROFTPD.format(d=d, name=name, port=port, ipv6=ipv6,
+                                    addresses=" ".join(addresses)))
+    return conf
+
+
 def proftpd(d: Path, name: str, address: str, port: int) -> list[str]:
     """proftpd on address:port: anonymous (any password) and FTP_USER/FTP_PASSWORD."""
     d.chmod(0o755)  # proftpd drops to nobody and must still reach the home directories
@@ -98,14 +119,7 @@ def proftpd(d: Path, name: str, address: str, port: int) -> list[str]:
         directory.mkdir(parents=True)
         directory.chmod(0o755)
         (directory / FTP_FILE.lstrip("/")).write_text(FTP_TEXT)
-    passwd, group = d / "ftpd.passwd", d / "ftpd.group"
-    passwd.write_text(f"{FTP_USER}:{_FTP_HASH}:65534:65534::{home}:/bin/sh\n"
-                      f"ftp:*:65534:65534::{anon}:/usr/sbin/nologin\n")
-    group.write_text("nogroup:x:65534:\n")
-    for f in (passwd, group):
-        f.chmod(0o600)  # proftpd refuses user files others can write
-    conf = d / "proftpd.conf"
-    conf.write_text(_PROFTPD.format(d=d, name=name, address=address, port=port))
+    conf = proftpd_config(d, f"ldirectord lab {name}", [address], port, home=home, anon=anon)
     return [_exe("proftpd"), "-n", "-q", "-c", str(conf)]
 
 

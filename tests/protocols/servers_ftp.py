@@ -12,44 +12,14 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.lab.servers import FTP_PASSWORD, FTP_USER, proftpd_config
 from tests.protocols.servers_mail import free_dual_port, run_daemon, world_readable_tmpdir
 
-FTP_USER, FTP_PASSWORD = "bob", "secret"
-#: SHA-512 crypt of FTP_PASSWORD (`openssl passwd -6 -salt ldirectord secret`).
-_FTP_HASH = ("$6$ldirectord$f9PEdB.GUHZzc5pMfdlhixvZXVw2nkteKMk2f2BKT1RXaAlvF4ioi6nT14yJbQgjDf"
-             "hRvWOGPAoUTBQtDY3oU0")
+__all__ = ["FTP_PASSWORD", "FTP_USER", "Proftpd", "proftpd"]
+
 USER_FILE, USER_TEXT = "/status.txt", b"ldirectord user file: OK\n"
 ANON_FILE, ANON_TEXT = "/status.txt", b"ldirectord anonymous file: OK\n"
 BIG_FILE, BIG_SIZE = "/big.bin", 6 * 1024 * 1024  # larger than the checker reads
-
-_CONF = """\
-ServerName "ldirectord test"
-ServerType standalone
-Port {port}
-UseIPv6 on
-DefaultAddress 127.0.0.1 ::1
-SocketBindTight on
-User nobody
-Group nogroup
-PidFile {d}/proftpd.pid
-ScoreboardFile {d}/proftpd.scoreboard
-DelayTable none
-WtmpLog off
-UseReverseDNS off
-SystemLog {d}/proftpd.log
-TransferLog none
-AuthOrder mod_auth_file.c
-AuthUserFile {d}/ftpd.passwd
-AuthGroupFile {d}/ftpd.group
-RequireValidShell off
-DefaultRoot ~
-<Anonymous {d}/anon>
-  User ftp
-  Group nogroup
-  UserAlias anonymous ftp
-  RequireValidShell off
-</Anonymous>
-"""
 
 
 @dataclass(frozen=True)
@@ -70,14 +40,8 @@ def proftpd() -> Iterator[Proftpd]:
         (home / USER_FILE.lstrip("/")).write_bytes(USER_TEXT)
         (home / BIG_FILE.lstrip("/")).write_bytes(b"\0" * BIG_SIZE)
         (anon / ANON_FILE.lstrip("/")).write_bytes(ANON_TEXT)
-        passwd, group = d / "ftpd.passwd", d / "ftpd.group"
-        passwd.write_text(f"{FTP_USER}:{_FTP_HASH}:65534:65534::{home}:/bin/sh\n"
-                          f"ftp:*:65534:65534::{anon}:/usr/sbin/nologin\n")
-        group.write_text("nogroup:x:65534:\n")
-        for f in (passwd, group):
-            f.chmod(0o600)  # proftpd refuses user files others can write
         port = free_dual_port()
-        conf = d / "proftpd.conf"
-        conf.write_text(_CONF.format(d=d, port=port))
+        conf = proftpd_config(d, "ldirectord test", ["127.0.0.1", "::1"], port, home=home,
+                              anon=anon)
         with run_daemon(["proftpd", "-n", "-c", str(conf)], [port], d / "stdout.log"):
             yield Proftpd(port)
