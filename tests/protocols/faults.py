@@ -7,6 +7,9 @@ scripted peers, which speak just enough of a protocol to reach the point of fail
 
     async with scripted_server([Send(b"+OK ready\r\n"), RecvLine(), Reset()]) as target:
         result = await check_pop(target, spec)
+
+`bounded_check` runs one check and holds it to its time bound; `misbehaving_check` does so
+against a scripted peer; `cancel_ends_promptly` cancels a check as a reload or stop does.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import asyncio
 import contextlib
 import socket
 import struct
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 
-from checkers.base import Target
+import pytest
+
+from checkers.base import Checker, CheckSpec, Result, Target
 
 
 @dataclass(frozen=True)
@@ -191,3 +196,39 @@ async def no_leaks(settle: float = 2.0) -> AsyncIterator[None]:
         if loop.time() > deadline:
             raise AssertionError(f"leaked sockets {sorted(new_sockets)} tasks {new_tasks}")
         await asyncio.sleep(0.01)
+
+
+async def bounded_check(checker: Checker, target: Target, spec: CheckSpec, *,
+                        bound: float | None = None, leak_guard: bool = True) -> Result:
+    """Run one check, by default inside the leak guard; assert it ended within `bound`
+    seconds (default: its negotiatetimeout + 0.5 s), by its own clock and the wall's, with a
+    one-line detail. Checks against a scripted peer put the guard around the peer too (its
+    side of a stalled connection lives until the peer is shut down): `leak_guard=False`."""
+    loop = asyncio.get_running_loop()
+    async with no_leaks() if leak_guard else contextlib.nullcontext():
+        start = loop.time()
+        result = await checker(target, spec)
+        wall = loop.time() - start
+    limit = spec.negotiatetimeout + 0.5 if bound is None else bound
+    assert isinstance(result, Result)
+    assert result.elapsed <= limit, result
+    assert wall <= limit, (wall, result)
+    assert "\n" not in result.detail and result.detail, result
+    return result
+
+
+async def misbehaving_check(checker: Checker, steps: Sequence[Step], host: str,
+                            spec: CheckSpec) -> Result:
+    """Run one check against a scripted peer, with the leak guard around both."""
+    async with no_leaks(), scripted_server(steps, host) as target:
+        return await bounded_check(checker, target, spec, leak_guard=False)
+
+
+async def cancel_ends_promptly(check: Awaitable[Result], after: float, within: float) -> None:
+    """Cancel `check` after `after` seconds, as a reload or stop does: it must be over
+    (cancelled, not finished) within `within` seconds of its start."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(check, after)
+    assert loop.time() - start < within

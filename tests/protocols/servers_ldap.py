@@ -3,13 +3,11 @@
 slapd runs from a throwaway slapd.conf (mdb database, a two-entry tree and a bind user), on
 free ports of 127.0.0.1 and ::1, plain and TLS (a self-signed certificate from trustme).
 `daemon()` starts a server program, waits until its ports are bound (never a fixed sleep)
-and stops it; `run_check()` runs one check under the leak guard and the time bound. The DNS
-and RADIUS tests use both too.
+and stops it; the DNS and RADIUS tests use it too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import os
@@ -24,8 +22,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from checkers.base import Checker, CheckSpec, Result, Target
-from tests.protocols.faults import free_port, no_leaks
+from tests.protocols.faults import free_port
 
 SUFFIX = "dc=example,dc=com"
 PEOPLE = f"ou=people,{SUFFIX}"
@@ -165,20 +162,3 @@ def free_port_both() -> int:
             continue
         return port
     raise RuntimeError("no port free on both 127.0.0.1 and ::1")
-
-
-async def run_check(checker: Checker, target: Target, spec: CheckSpec,
-                    bound: float | None = None, *, guard: bool = True) -> Result:
-    """Run one check, under the leak guard unless the caller holds one around its peer too;
-    assert the check ended within `bound` (its elapsed and the measured wall time)."""
-    loop = asyncio.get_running_loop()
-    async with no_leaks() if guard else contextlib.nullcontext():
-        start = loop.time()
-        result = await checker(target, spec)
-        wall = loop.time() - start
-    assert isinstance(result, Result)
-    assert result.detail and "\n" not in result.detail
-    if bound is not None:
-        assert result.elapsed <= bound, result
-        assert wall <= bound, (wall, result)
-    return result

@@ -11,7 +11,6 @@ or queue path, so it does not touch the system's mail setup.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
@@ -28,8 +27,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from checkers.base import Checker, CheckSpec, Result, Target
-from tests.protocols.faults import Step, free_port, no_leaks, scripted_server
+from tests.protocols.faults import free_port
 
 HOSTS = ("127.0.0.1", "::1")
 START_DEADLINE = 20.0
@@ -253,27 +251,3 @@ def exim() -> Iterator[Exim]:
             shutil.chown(p, user=logdir_owner, group=logdir_owner)
         with run_daemon([exim_bin, "-bdf", "-C", str(conf)], [port], d / "stdout.log"):
             yield Exim(port, d / "mainlog")
-
-
-async def bounded_check(checker: Checker, target: Target, spec: CheckSpec, *,
-                        leak_guard: bool = True) -> Result:
-    """Run one check, by default inside the leak guard; assert it ended within its
-    timeout + 0.5 s. Checks against a scripted peer put the guard around the peer too
-    (its side of a stalled connection lives until the peer is shut down)."""
-    loop = asyncio.get_running_loop()
-    async with no_leaks() if leak_guard else contextlib.nullcontext():
-        start = loop.time()
-        result = await checker(target, spec)
-        wall = loop.time() - start
-    bound = spec.negotiatetimeout + 0.5
-    assert result.elapsed <= bound, result
-    assert wall <= bound, (wall, result)
-    assert "\n" not in result.detail and result.detail, result
-    return result
-
-
-async def misbehaving_check(checker: Checker, steps: Sequence[Step], host: str,
-                            spec: CheckSpec) -> Result:
-    """Run one check against a scripted peer, with the leak guard around both."""
-    async with no_leaks(), scripted_server(steps, host) as target:
-        return await bounded_check(checker, target, spec, leak_guard=False)

@@ -23,6 +23,7 @@ from tests.protocols.faults import (
     Send,
     Stall,
     Step,
+    bounded_check,
     garbage,
     no_leaks,
     oversized,
@@ -45,7 +46,6 @@ from tests.protocols.servers_dns import (
     silent,
     udp_peer,
 )
-from tests.protocols.servers_ldap import run_check
 
 HOSTS = ["127.0.0.1", "::1"]
 TIMEOUT = 1.0  # negotiatetimeout bounds the whole DNS exchange
@@ -93,7 +93,7 @@ async def test_against_dnsmasq(dnsmasq: Dnsmasq, host: str, protocol: Protocol,
                                request_: str, receive: str | None, ok: bool,
                                detail: str) -> None:
     spec = spec_for(protocol, request=request_, receive=rx(receive) if receive else None)
-    result = await run_check(check_dns, Target(host, dnsmasq.port), spec, bound=BOUND)
+    result = await bounded_check(check_dns, Target(host, dnsmasq.port), spec, bound=BOUND)
     assert result.ok is ok, result
     assert result.detail == detail
 
@@ -102,17 +102,17 @@ async def test_against_dnsmasq(dnsmasq: Dnsmasq, host: str, protocol: Protocol,
 async def test_fwm_virtual_queries_over_udp(dnsmasq: Dnsmasq) -> None:
     """Only protocol tcp selects TCP, as the original (`usevc` iff the protocol is tcp)."""
     spec = spec_for(Protocol.FWM, request=f"/{WWW}")
-    result = await run_check(check_dns, Target("127.0.0.1", dnsmasq.port), spec, bound=BOUND)
+    result = await bounded_check(check_dns, Target("127.0.0.1", dnsmasq.port), spec, bound=BOUND)
     assert result.ok, result
 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("host", HOSTS)
 async def test_refused(host: str) -> None:
-    udp = await run_check(check_dns, refused_udp_target(host), spec_for(Protocol.UDP,
-                          request=f"/{WWW}"), bound=BOUND)
-    tcp = await run_check(check_dns, refused_target(host), spec_for(Protocol.TCP,
-                          request=f"/{WWW}"), bound=BOUND)
+    udp = await bounded_check(check_dns, refused_udp_target(host), spec_for(Protocol.UDP,
+                              request=f"/{WWW}"), bound=BOUND)
+    tcp = await bounded_check(check_dns, refused_target(host), spec_for(Protocol.TCP,
+                              request=f"/{WWW}"), bound=BOUND)
     assert (udp.ok, udp.detail) == (False, "connection refused")
     assert (tcp.ok, tcp.detail) == (False, "connection refused")
 
@@ -168,8 +168,8 @@ UDP_ROWS = [
 async def test_misbehaving_udp_server(host: str, reply: Callable[[bytes], list[bytes]],
                                       detail: str) -> None:
     async with no_leaks(), udp_peer(reply, host) as target:
-        result = await run_check(check_dns, target, spec_for(request=f"/{WWW}"), bound=BOUND,
-                                 guard=False)
+        result = await bounded_check(check_dns, target, spec_for(request=f"/{WWW}"), bound=BOUND,
+                                     leak_guard=False)
     assert not result.ok
     assert detail in result.detail, result
 
@@ -195,9 +195,9 @@ TCP_ROWS: list[tuple[str, list[Step], str]] = [
                          ids=[r[0] for r in TCP_ROWS])
 async def test_misbehaving_tcp_server(host: str, steps: list[Step], detail: str) -> None:
     async with no_leaks(), scripted_server(steps, host) as target:
-        result = await run_check(check_dns, target,
-                                 spec_for(Protocol.TCP, request=f"/{WWW}"), bound=BOUND,
-                                 guard=False)
+        result = await bounded_check(check_dns, target,
+                                     spec_for(Protocol.TCP, request=f"/{WWW}"), bound=BOUND,
+                                     leak_guard=False)
     assert not result.ok
     assert detail in result.detail, result
 
@@ -219,7 +219,7 @@ async def test_lost_udp_query_is_resent() -> None:
 
     spec = spec_for(request=f"/{WWW}", receive=rx(WWW_V4), negotiatetimeout=2.5)
     async with no_leaks(), udp_peer(drop_first) as target:
-        result = await run_check(check_dns, target, spec, bound=3.0, guard=False)
+        result = await bounded_check(check_dns, target, spec, bound=3.0, leak_guard=False)
     assert result.ok, result
     assert len(seen) == 2
     assert seen[0] == seen[1]  # the same query (same id) again

@@ -18,7 +18,9 @@ from tests.protocols.faults import (
     Send,
     Stall,
     Step,
+    bounded_check,
     garbage,
+    misbehaving_check,
     oversized,
     refused_target,
 )
@@ -31,7 +33,6 @@ from tests.protocols.servers_ftp import (
     Proftpd,
     proftpd,
 )
-from tests.protocols.servers_mail import bounded_check, misbehaving_check
 
 __all__ = ["proftpd"]  # the fixture, imported for the tests below
 

@@ -17,7 +17,9 @@ from tests.protocols.faults import (
     Send,
     Stall,
     Step,
+    bounded_check,
     garbage,
+    misbehaving_check,
     oversized,
     refused_target,
 )
@@ -26,9 +28,7 @@ from tests.protocols.servers_mail import (
     TEST_PASSWORD,
     TEST_USER,
     Dovecot,
-    bounded_check,
     dovecot,
-    misbehaving_check,
 )
 
 __all__ = ["dovecot"]  # the fixture, imported for the tests below

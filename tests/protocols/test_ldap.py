@@ -24,6 +24,7 @@ from tests.protocols.faults import (
     Send,
     Stall,
     Step,
+    bounded_check,
     garbage,
     no_leaks,
     oversized,
@@ -36,7 +37,6 @@ from tests.protocols.servers_ldap import (
     PEOPLE,
     SUFFIX,
     Slapd,
-    run_check,
     slapd_fixture,  # noqa: F401 (the `slapd` fixture)
 )
 
@@ -106,7 +106,7 @@ async def test_against_slapd(slapd: Slapd, host: str, service: Service, checker:
     port = slapd.ldap_port if service is Service.LDAP else slapd.ldaps_port
     spec = spec_for(service, request=request_, receive=rx(receive) if receive else None,
                     login=login, passwd=passwd)
-    result = await run_check(checker, Target(host, port), spec, bound=BOUND)
+    result = await bounded_check(checker, Target(host, port), spec, bound=BOUND)
     assert result.ok is ok, result
     assert detail in result.detail
 
@@ -115,7 +115,7 @@ async def test_against_slapd(slapd: Slapd, host: str, service: Service, checker:
 @pytest.mark.parametrize("host", HOSTS)
 @pytest.mark.parametrize(("service", "checker"), KINDS, ids=["ldap", "ldaps"])
 async def test_refused(host: str, service: Service, checker: Checker) -> None:
-    result = await run_check(checker, refused_target(host), spec_for(service), bound=BOUND)
+    result = await bounded_check(checker, refused_target(host), spec_for(service), bound=BOUND)
     assert not result.ok
     assert result.detail == "connection refused"
 
@@ -158,8 +158,8 @@ FAULT_ROWS: list[tuple[str, list[Step], str]] = [
                          ids=[r[0] for r in FAULT_ROWS])
 async def test_misbehaving_ldap_server(host: str, steps: list[Step], detail: str) -> None:
     async with no_leaks(), scripted_server(steps, host) as target:
-        result = await run_check(check_ldap, target, spec_for(Service.LDAP), bound=BOUND,
-                                 guard=False)
+        result = await bounded_check(check_ldap, target, spec_for(Service.LDAP), bound=BOUND,
+                                     leak_guard=False)
     assert not result.ok
     assert detail in result.detail, result
 
@@ -179,8 +179,8 @@ TLS_ROWS: list[tuple[str, list[Step], str]] = [
                          ids=[r[0] for r in TLS_ROWS])
 async def test_misbehaving_ldaps_server(host: str, steps: list[Step], detail: str) -> None:
     async with no_leaks(), scripted_server(steps, host) as target:
-        result = await run_check(check_ldaps, target, spec_for(Service.LDAPS), bound=BOUND,
-                                 guard=False)
+        result = await bounded_check(check_ldaps, target, spec_for(Service.LDAPS), bound=BOUND,
+                                     leak_guard=False)
     assert not result.ok
     assert detail in result.detail, result
 
@@ -190,15 +190,15 @@ async def test_checktimeout_bounds_the_whole_check() -> None:
     """A checktimeout shorter than negotiatetimeout cuts the check short (the original's alarm)."""
     spec = spec_for(Service.LDAP, checktimeout=0.5, negotiatetimeout=5.0)
     async with no_leaks(), scripted_server([Recv(), Send(BIND_OK), Stall()]) as target:
-        result = await run_check(check_ldap, target, spec, bound=1.0, guard=False)
+        result = await bounded_check(check_ldap, target, spec, bound=1.0, leak_guard=False)
     assert not result.ok
     assert result.detail == "timeout after 0.5s"
 
 
 @pytest.mark.asyncio
 async def test_ldaps_against_plain_ldap_port_fails(slapd: Slapd) -> None:
-    result = await run_check(check_ldaps, Target("127.0.0.1", slapd.ldap_port),
-                             spec_for(Service.LDAPS), bound=BOUND)
+    result = await bounded_check(check_ldaps, Target("127.0.0.1", slapd.ldap_port),
+                                 spec_for(Service.LDAPS), bound=BOUND)
     assert not result.ok
 
 
@@ -207,7 +207,7 @@ async def test_repeated_checks_reuse_nothing_stale(slapd: Slapd) -> None:
     """Back-to-back ldaps checks of the same server all succeed (no state left behind)."""
     target = Target("127.0.0.1", slapd.ldaps_port)
     for _ in range(3):
-        result = await run_check(check_ldaps, target, spec_for(Service.LDAPS), bound=BOUND)
+        result = await bounded_check(check_ldaps, target, spec_for(Service.LDAPS), bound=BOUND)
         assert result.ok, result
 
 
@@ -222,7 +222,7 @@ async def test_ldaps_with_its_own_tls_client(slapd: Slapd) -> None:
     check = functools.partial(check_ldaps, tls=client)
     spec = spec_for(Service.LDAPS, request=f"/{SUFFIX}", receive=rx("^dc=example"))
     for _ in range(2):
-        result = await run_check(check, target, spec, bound=BOUND)
+        result = await bounded_check(check, target, spec, bound=BOUND)
         assert result.ok, result
 
 
@@ -284,7 +284,7 @@ async def test_ldaps_sni_and_session_reuse() -> None:
     async with no_leaks(), tls_ldap_peer() as peer:
         for virtualhost in (None, None, "ldap.test"):
             spec = spec_for(Service.LDAPS, request=f"/{SUFFIX}", virtualhost=virtualhost)
-            result = await run_check(check, peer.target, spec, bound=BOUND, guard=False)
+            result = await bounded_check(check, peer.target, spec, bound=BOUND, leak_guard=False)
             assert result.ok, result
             assert result.detail == f"LDAP entry {SUFFIX}"
     assert peer.names == [None, None, "ldap.test"]
@@ -298,5 +298,5 @@ async def test_unanswered_close_does_not_turn_success_into_timeout() -> None:
     spec = spec_for(Service.LDAPS, request=f"/{SUFFIX}", checktimeout=0.6,
                     negotiatetimeout=0.5)
     async with no_leaks(), tls_ldap_peer(ignore_close=True) as peer:
-        result = await run_check(check_ldaps, peer.target, spec, bound=1.1, guard=False)
+        result = await bounded_check(check_ldaps, peer.target, spec, bound=1.1, leak_guard=False)
     assert result.ok, result

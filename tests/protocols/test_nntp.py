@@ -17,11 +17,12 @@ from tests.protocols.faults import (
     Send,
     Stall,
     Step,
+    bounded_check,
     garbage,
+    misbehaving_check,
     oversized,
     refused_target,
 )
-from tests.protocols.servers_mail import bounded_check, misbehaving_check
 from tests.protocols.servers_nntp import Leafnode, leafnode
 
 __all__ = ["leafnode"]  # the fixture, imported for the tests below

@@ -23,7 +23,9 @@ from tests.protocols.faults import (
     Send,
     Stall,
     Step,
+    bounded_check,
     garbage,
+    misbehaving_check,
     no_leaks,
     oversized,
     refused_target,
@@ -32,9 +34,7 @@ from tests.protocols.servers_mail import (
     TEST_PASSWORD,
     TEST_USER,
     Dovecot,
-    bounded_check,
     dovecot,
-    misbehaving_check,
 )
 
 __all__ = ["dovecot"]  # the fixture, imported for the tests below

@@ -13,9 +13,8 @@ import pytest
 from checkers.base import CheckSpec, Target
 from checkers.radius import Attr, Code, check_radius, hide_password
 from ldirectord.config.model import Service
-from tests.protocols.faults import no_leaks
+from tests.protocols.faults import bounded_check, no_leaks
 from tests.protocols.servers_dns import refused_udp_target, silent, udp_peer
-from tests.protocols.servers_ldap import run_check
 from tests.protocols.servers_radius import (
     LONG_PASSWORD,
     LONG_USER,
@@ -58,7 +57,7 @@ SERVER_ROWS = [
 async def test_against_freeradius(radiusd: Radiusd, host: str, login: str, passwd: str,
                                   secret: str, ok: bool, detail: str) -> None:
     spec = spec_for(login=login, passwd=passwd, secret=secret)
-    result = await run_check(check_radius, Target(host, radiusd.port), spec, bound=BOUND)
+    result = await bounded_check(check_radius, Target(host, radiusd.port), spec, bound=BOUND)
     assert result.ok is ok, result
     assert result.detail == detail
 
@@ -66,14 +65,14 @@ async def test_against_freeradius(radiusd: Radiusd, host: str, login: str, passw
 @pytest.mark.asyncio
 async def test_checktimeout_bounds_when_shorter(radiusd: Radiusd) -> None:
     spec = spec_for(secret="not-the-secret", checktimeout=0.5, negotiatetimeout=5.0)
-    result = await run_check(check_radius, Target("127.0.0.1", radiusd.port), spec, bound=1.0)
+    result = await bounded_check(check_radius, Target("127.0.0.1", radiusd.port), spec, bound=1.0)
     assert (result.ok, result.detail) == (False, "timeout after 0.5s")
 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("host", HOSTS)
 async def test_refused(host: str) -> None:
-    result = await run_check(check_radius, refused_udp_target(host), spec_for(), bound=BOUND)
+    result = await bounded_check(check_radius, refused_udp_target(host), spec_for(), bound=BOUND)
     assert (result.ok, result.detail) == (False, "connection refused")
 
 
@@ -139,7 +138,8 @@ PEER_ROWS = [
 async def test_scripted_server(host: str, reply: Callable[[bytes], list[bytes]], ok: bool,
                                detail: str) -> None:
     async with no_leaks(), udp_peer(reply, host) as target:
-        result = await run_check(check_radius, target, spec_for(), bound=BOUND, guard=False)
+        result = await bounded_check(check_radius, target, spec_for(), bound=BOUND,
+                                     leak_guard=False)
     assert result.ok is ok, result
     assert detail in result.detail, result
 
@@ -154,8 +154,8 @@ async def test_lost_request_is_resent() -> None:
         return [] if len(seen) == 1 else [_reply(request, Code.ACCESS_ACCEPT)]
 
     async with no_leaks(), udp_peer(drop_first) as target:
-        result = await run_check(check_radius, target, spec_for(negotiatetimeout=2.5),
-                                 bound=3.0, guard=False)
+        result = await bounded_check(check_radius, target, spec_for(negotiatetimeout=2.5),
+                                     bound=3.0, leak_guard=False)
     assert result.ok, result
     assert len(seen) == 2
     assert seen[0] == seen[1]

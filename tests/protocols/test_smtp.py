@@ -18,11 +18,13 @@ from tests.protocols.faults import (
     Send,
     Stall,
     Step,
+    bounded_check,
     garbage,
+    misbehaving_check,
     oversized,
     refused_target,
 )
-from tests.protocols.servers_mail import Exim, bounded_check, exim, misbehaving_check
+from tests.protocols.servers_mail import Exim, exim
 
 __all__ = ["exim"]  # the fixture, imported for the tests below
 
