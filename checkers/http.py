@@ -262,8 +262,9 @@ async def _shared() -> _Sessions:
 
 
 async def aclose_shared() -> None:
-    """Close the current event loop's shared HTTP sessions (for the daemon to call at stop;
-    asyncio.run() does it anyway when it finishes the loop).
+    """Close the current event loop's shared HTTP sessions, for a program that keeps its
+    loop running (tests, the benchmark); asyncio.run() closes them when it finishes the
+    loop, which is how the daemon's sessions are closed at stop.
 
     The next check on the loop opens new ones, so calling it is always safe; checks still
     running on the loop fail with a closed connection.
