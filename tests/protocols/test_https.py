@@ -131,7 +131,6 @@ async def test_verifying_client_rejects_the_self_signed_certificate(nginx: Nginx
     assert result.detail.startswith("TLS certificate rejected"), result
 
 
-
 @pytest.mark.asyncio
 async def test_each_check_uses_its_own_tls_client_on_the_shared_session(nginx: Nginx) -> None:
     # All checks of a loop share one session; the TLS settings still come from each check.
@@ -139,6 +138,7 @@ async def test_each_check_uses_its_own_tls_client_on_the_shared_session(nginx: N
     lax, strict = TlsClient(), TlsClient(verify=True)
     outcomes = [(await run(target, spec(), tls)).ok for tls in (lax, strict, lax, strict)]
     assert outcomes == [True, False, True, False]
+
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("host", HOSTS)
