@@ -133,8 +133,8 @@ class StepRecord:
     name: str
     table: str  # sorted `ipvsadm -Ln`
     lines: list[str]  # §5.4 lines logged during the step
-    seconds: float = 0.0  # how long the step took to settle (for the report)
-    matched: float = 0.0  # when, within that, the table first matched
+    seconds: float  # how long the step took to settle (for the report)
+    matched: float  # when, within that, the table first matched
 
 
 @dataclass
