@@ -129,7 +129,8 @@ class Ownership:
         except FileNotFoundError:
             return frozenset()
         except OSError as exc:
-            log.info("Ignoring %s: can not read it: %s", path, exc.strerror or exc)
+            log.info("Ignoring %s: %s; no virtual service is removed because of it", path,
+                     exc.strerror or exc)
             return frozenset()
         try:
             if len(data) > MAX_BYTES:
