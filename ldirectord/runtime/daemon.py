@@ -104,7 +104,7 @@ async def serve(config: Config, opts: DaemonOptions, readiness: Readiness) -> in
     supervisor = Supervisor(config, backend, on_ready=readiness.ready,
                             alerts=alerts_for(config), cfgname=opts.name, debug=opts.debug)
     supervisor.controller.ownership = Ownership.of_instance(
-        opts.name, in_memory=opts.dry_run or isinstance(backend, PrintingBackend))
+        opts.name, in_memory=opts.dry_run or opts.debug)
     try:
         return await supervisor.run()
     finally:

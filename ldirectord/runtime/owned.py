@@ -11,9 +11,13 @@ instance's services (another name, another file) are safe.
 
 A missing file is an empty set. A file that cannot be read or does not parse is logged
 and also treated as empty: a bad record is never a reason to remove anything. A record
-that cannot be written is logged and the daemon carries on. A dry run, and a run on the
-in-memory table that stands in for a missing kernel IPVS, keep the record in memory only
-(`Ownership(None)`): they never read or write the file.
+that cannot be written is logged and the daemon carries on.
+
+The daemon and `supervised=yes` keep the file. A dry run and `-d` keep the record in
+memory only (`Ownership(None)`), never reading or writing the file: a dry run promises
+to write nothing outside memory, and `-d`, which writes no pid file either, is a debugging
+session whose leftovers must not be taken for the instance's own (a service nobody owns
+is left alone; one wrongly owned could be removed while it serves traffic).
 """
 
 from __future__ import annotations
@@ -112,8 +116,7 @@ class Ownership:
 
     @classmethod
     def of_instance(cls, name: str, *, in_memory: bool) -> Ownership:
-        """Instance `name`'s record: its file, or memory only (a dry run, or the in-memory
-        table standing in for a missing kernel IPVS)."""
+        """Instance `name`'s record: its file, or memory only (`--dry-run`, `-d`)."""
         return cls(None if in_memory else services_path(name))
 
     async def load(self) -> frozenset[ServiceKey]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -239,3 +240,27 @@ def test_bad_record_lines_are_errors(line: str) -> None:
         parse_key(line)
 
 
+
+
+def test_debug_mode_keeps_its_record_in_memory(tmp_path: Path, rundir: Path) -> None:
+    cfg = tmp_path / "web.cf"
+    cfg.write_text("virtual=10.9.9.9:80\n\treal=127.0.0.1:1 masq\n\tchecktype=off\n")
+    proc = subprocess.Popen([LDIRECTORD, "-d", str(cfg), "start"], stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ, LDIRECTORD_IPVS="memory"))
+    try:
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 20
+        line = ""
+        while time.monotonic() < deadline and not line.startswith("Added virtual server"):
+            line = proc.stderr.readline()
+            if not line:
+                break
+        assert line.startswith("Added virtual server"), line
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert files(rundir) == []
