@@ -55,8 +55,8 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     sock.close()
 
 
-def ocf(action: str, env: dict[str, str]) -> int:
-    return subprocess.run(["sh", str(OCF), action], env=env, capture_output=True,
+def ocf(action: str, env: dict[str, str], shell: str = "sh") -> int:
+    return subprocess.run([shell, str(OCF), action], env=env, capture_output=True,
                           check=False, timeout=60).returncode
 
 
@@ -81,26 +81,28 @@ def test_ocf_lifecycle(env: dict[str, str], tmp_path: Path) -> None:
     assert ocf("monitor", env) == OCF_NOT_RUNNING
 
 
+@pytest.mark.parametrize("shell", ["sh", "bash"])
 @pytest.mark.parametrize("missing", ["configfile", "ldirectord"])
 def test_ocf_missing_config_or_binary_stops_cleanly(env: dict[str, str], tmp_path: Path,
-                                                    missing: str) -> None:
+                                                    missing: str, shell: str) -> None:
     # A failed stop makes Pacemaker fence the node: with nothing to run there is nothing
     # running, so stop succeeds and monitor says "not running" (as resource-agents does).
     gone = dict(env, **{f"OCF_RESKEY_{missing}": str(tmp_path / "absent")})
-    assert ocf("stop", gone) == OCF_SUCCESS
-    assert ocf("monitor", gone) == OCF_NOT_RUNNING
-    assert ocf("start", gone) == OCF_ERR_INSTALLED
-    assert ocf("validate-all", gone) == OCF_ERR_INSTALLED
+    assert ocf("stop", gone, shell) == OCF_SUCCESS
+    assert ocf("monitor", gone, shell) == OCF_NOT_RUNNING
+    assert ocf("start", gone, shell) == OCF_ERR_INSTALLED
+    assert ocf("validate-all", gone, shell) == OCF_ERR_INSTALLED
 
 
-def test_ocf_broken_config_is_not_configured(env: dict[str, str]) -> None:
-    assert ocf("validate-all", env) == OCF_SUCCESS
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+def test_ocf_broken_config_is_not_configured(env: dict[str, str], shell: str) -> None:
+    assert ocf("validate-all", env, shell) == OCF_SUCCESS
     cfg = Path(env["OCF_RESKEY_configfile"])
     cfg.write_text(cfg.read_text() + "bogus=1\n")
-    assert ocf("validate-all", env) == OCF_ERR_CONFIGURED
-    assert ocf("start", env) == OCF_ERR_CONFIGURED
-    assert ocf("monitor", env) == OCF_NOT_RUNNING
-    assert ocf("stop", env) == OCF_SUCCESS
+    assert ocf("validate-all", env, shell) == OCF_ERR_CONFIGURED
+    assert ocf("start", env, shell) == OCF_ERR_CONFIGURED
+    assert ocf("monitor", env, shell) == OCF_NOT_RUNNING
+    assert ocf("stop", env, shell) == OCF_SUCCESS
     assert not list(Path(env["LDIRECTORD_RUNDIR"]).glob("*.pid"))  # start did not run it
 
 
