@@ -30,6 +30,10 @@ from ldirectord.runtime.pidfile import PidState
 RESTART_TIMEOUT = 60.0
 STOP_WAIT = 10.0
 EXIT_CONFIG = 2
+#: Bits the daemon always clears from its umask: nothing it creates is writable by others.
+UMASK_BITS = 0o022
+#: The actions that may start a daemon.
+STARTING = ("start", "restart", "try-restart")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,7 @@ def _wait_gone(path: str, pid: int | None, timeout: float) -> bool:
     while time.monotonic() < deadline:
         if pidfile.probe(path).state is not PidState.RUNNING:
             return True
-        if pid is not None and not pidfile.is_ldirectord(pid):
+        if pid is not None and not pidfile.is_ldirectord(pid, pidfile.instance_of(path)):
             return True
         time.sleep(delay)  # a plain CLI process: nothing else runs in it
         delay = min(delay * 2, 0.5)
@@ -206,6 +210,10 @@ def run_action(inv: Invocation, argv: Sequence[str]) -> int:
     if isinstance(made, int):
         return made
     req = made
+    if req.action in STARTING:
+        # Before the config is read (reading it creates the log file): the daemon's log,
+        # pid file and records are never group- or world-writable, whatever the umask.
+        os.umask(os.umask(UMASK_BITS) | UMASK_BITS)
     config, error = load_config(req.config_path)
     if error is not None:
         report_config_error(error)

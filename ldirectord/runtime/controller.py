@@ -23,6 +23,7 @@ from ldirectord.ipvs.backend import Backend
 from ldirectord.ipvs.model import Op, ServiceKey, Table
 from ldirectord.logsetup import log
 from ldirectord.runtime.effects import Alerts, FallbackCommands, MonitorFiles, monitor_line
+from ldirectord.runtime.owned import Ownership
 from ldirectord.runtime.scheduler import Outcome
 
 MAINTENANCE_MESSAGE = "Server in maintenance"
@@ -51,6 +52,9 @@ class Controller:
         self.state = DaemonState.STARTING
         self.dirty = False
         self.checks: dict[RealId, Check] = {c.id: c for c in engine.checks(config)}
+        #: The services this instance manages, across restarts (owned.py); in memory
+        #: unless the daemon gives it its file.
+        self.ownership = Ownership(None)
 
     # -- the table ---------------------------------------------------------------------
 
@@ -109,14 +113,17 @@ class Controller:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> bool:
-        """Start-up: seed health from the table (Part A §2) and reconcile."""
+        """Start-up: seed health from the table (Part A §2) and reconcile; services the
+        previous run of this instance owned and the config no longer names are removed."""
         table = await self._read()
         if table is None:
             return False
+        owned = await self.ownership.load()
         self.health = engine.initial_health(self.config, table)
         plan = engine.reconcile(self.config, self.health, self.maintenance, table,
-                                commands=self.commands, tag=Tag.START)
+                                managed=owned, commands=self.commands, tag=Tag.START)
         await self._apply(plan)
+        await self._record_owned()
         return True
 
     async def reload(self, new: Config) -> bool:
@@ -131,10 +138,17 @@ class Controller:
         self.maintenance &= set(self.checks)
         self.alerts.configure(new)
         plan = engine.reconcile(new, self.health, self.maintenance, table,
-                                managed=engine.managed_keys(old), commands=self.commands,
-                                tag=Tag.START)
+                                managed=engine.managed_keys(old) | self.ownership.keys,
+                                commands=self.commands, tag=Tag.START)
         await self._apply(plan)
+        await self._record_owned()
         return True
+
+    async def _record_owned(self) -> None:
+        """Own the config's services; after a failed apply, also keep what was owned
+        (a removal the kernel refused is still ours to retry at the next start)."""
+        kept = self.ownership.keys if self.dirty else frozenset()
+        await self.ownership.record(engine.managed_keys(self.config) | kept)
 
     async def stop(self) -> None:
         """cleanstop (SPEC Part B §4.7): the engine says what to purge."""

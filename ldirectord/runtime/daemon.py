@@ -27,6 +27,7 @@ from ldirectord.logsetup import log
 from ldirectord.runtime import pidfile
 from ldirectord.runtime.daemonize import Readiness, daemonize
 from ldirectord.runtime.effects import alerts_for
+from ldirectord.runtime.owned import Ownership
 
 EXIT_NO_IPVS = 2
 
@@ -102,6 +103,8 @@ async def serve(config: Config, opts: DaemonOptions, readiness: Readiness) -> in
         return EXIT_NO_IPVS
     supervisor = Supervisor(config, backend, on_ready=readiness.ready,
                             alerts=alerts_for(config), cfgname=opts.name, debug=opts.debug)
+    supervisor.controller.ownership = Ownership.of_instance(
+        opts.name, in_memory=opts.dry_run or opts.debug)
     try:
         return await supervisor.run()
     finally:

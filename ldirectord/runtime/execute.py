@@ -2,6 +2,11 @@
 
 Each `<name>` is resolved by the child like any config argument. The command is run
 without a shell; the child's own output (status lines) passes through.
+
+Options: a parent started with `--dry-run` starts its children with `--dry-run` too (the
+option promises that nothing touches the kernel; the original has no such option). `-d`
+is never passed on: a child in the foreground would never return to the parent, which
+waits for each child; children always run as daemons, logging where their own config says.
 """
 
 from __future__ import annotations
@@ -16,11 +21,25 @@ from ldirectord.logsetup import log
 
 
 def self_command() -> list[str]:
-    """How to run this program again: our own executable when known, else `python -m`."""
+    """How to run this program again: our own executable when known, else `python -m`,
+    followed by the options children inherit from this process's command line."""
     argv0 = sys.argv[0] if sys.argv else ""
     if "ldirectord" in os.path.basename(argv0) and os.access(argv0, os.X_OK):
-        return [os.path.abspath(argv0)]
-    return [sys.executable, "-m", "ldirectord.cli"]
+        program = [os.path.abspath(argv0)]
+    else:
+        program = [sys.executable, "-m", "ldirectord.cli"]
+    return [*program, *inherited_options(sys.argv[1:])]
+
+
+def inherited_options(argv: Sequence[str]) -> list[str]:
+    """The options of command line `argv` (ours, without argv[0]) that children get."""
+    from ldirectord.cli import UsageError, parse_argv
+
+    try:
+        flags = parse_argv(argv).flags
+    except UsageError:  # not our command line (an embedding program's): no options
+        return []
+    return ["--dry-run"] if "dry-run" in flags else []
 
 
 def run_children(names: Sequence[str], action: str) -> None:

@@ -76,7 +76,8 @@ def log_text(tmp_path: Path) -> str:
 
 
 class FakeDaemon:
-    """A process whose command line says ldirectord and which records the signals it gets."""
+    """A process whose command line is the daemon's of instance web.cf (a script called
+    ldirectord run by Python with `web.cf start`), which records the signals it gets."""
 
     def __init__(self, tmp_path: Path) -> None:
         self.record = tmp_path / "signals"
@@ -91,7 +92,10 @@ class FakeDaemon:
             "print('ready', flush=True)\n"
             "while True: time.sleep(1)\n"
         )
-        self.proc = subprocess.Popen([sys.executable, "-c", code, "ldirectord"],
+        script = tmp_path / "fake" / "ldirectord"
+        script.parent.mkdir()
+        script.write_text(code)
+        self.proc = subprocess.Popen([sys.executable, str(script), "web.cf", "start"],
                                      stdout=subprocess.PIPE)
         assert self.proc.stdout is not None
         assert self.proc.stdout.readline() == b"ready\n"

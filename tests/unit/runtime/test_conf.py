@@ -17,7 +17,7 @@ CONF = Path(__file__).resolve().parents[3] / "conf"
 OCF = CONF / "ldirectord.ocf"
 HEARTBEAT = CONF / "resource.d" / "ldirectord"
 LDIRECTORD = str(Path(sys.executable).parent / "ldirectord")
-OCF_SUCCESS, OCF_ERR_INSTALLED, OCF_NOT_RUNNING = 0, 5, 7
+OCF_SUCCESS, OCF_ERR_INSTALLED, OCF_ERR_CONFIGURED, OCF_NOT_RUNNING = 0, 5, 6, 7
 
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
@@ -55,8 +55,8 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     sock.close()
 
 
-def ocf(action: str, env: dict[str, str]) -> int:
-    return subprocess.run(["sh", str(OCF), action], env=env, capture_output=True,
+def ocf(action: str, env: dict[str, str], shell: str = "sh") -> int:
+    return subprocess.run([shell, str(OCF), action], env=env, capture_output=True,
                           check=False, timeout=60).returncode
 
 
@@ -81,9 +81,29 @@ def test_ocf_lifecycle(env: dict[str, str], tmp_path: Path) -> None:
     assert ocf("monitor", env) == OCF_NOT_RUNNING
 
 
-def test_ocf_missing_config_is_not_installed(env: dict[str, str], tmp_path: Path) -> None:
-    assert ocf("monitor", dict(env, OCF_RESKEY_configfile=str(tmp_path / "x.cf"))) == \
-        OCF_ERR_INSTALLED
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+@pytest.mark.parametrize("missing", ["configfile", "ldirectord"])
+def test_ocf_missing_config_or_binary_stops_cleanly(env: dict[str, str], tmp_path: Path,
+                                                    missing: str, shell: str) -> None:
+    # A failed stop makes Pacemaker fence the node: with nothing to run there is nothing
+    # running, so stop succeeds and monitor says "not running" (as resource-agents does).
+    gone = dict(env, **{f"OCF_RESKEY_{missing}": str(tmp_path / "absent")})
+    assert ocf("stop", gone, shell) == OCF_SUCCESS
+    assert ocf("monitor", gone, shell) == OCF_NOT_RUNNING
+    assert ocf("start", gone, shell) == OCF_ERR_INSTALLED
+    assert ocf("validate-all", gone, shell) == OCF_ERR_INSTALLED
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+def test_ocf_broken_config_is_not_configured(env: dict[str, str], shell: str) -> None:
+    assert ocf("validate-all", env, shell) == OCF_SUCCESS
+    cfg = Path(env["OCF_RESKEY_configfile"])
+    cfg.write_text(cfg.read_text() + "bogus=1\n")
+    assert ocf("validate-all", env, shell) == OCF_ERR_CONFIGURED
+    assert ocf("start", env, shell) == OCF_ERR_CONFIGURED
+    assert ocf("monitor", env, shell) == OCF_NOT_RUNNING
+    assert ocf("stop", env, shell) == OCF_SUCCESS
+    assert not list(Path(env["LDIRECTORD_RUNDIR"]).glob("*.pid"))  # start did not run it
 
 
 def test_heartbeat_status_words(env: dict[str, str]) -> None:

@@ -1,4 +1,4 @@
-"""Log line formats, the pid file's running/stale test, monitor lines, shell commands."""
+"""Log line formats, the pid file's running/stale states, monitor lines, shell commands."""
 
 from __future__ import annotations
 
@@ -82,8 +82,11 @@ def test_pidfile_states(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     path = pidfile.pid_path("web.cf")
     assert path == str(tmp_path / "ldirectord.web.cf.pid")
     assert pidfile.probe(path).state is pidfile.PidState.ABSENT
-    # A live process whose command line says ldirectord.
-    proc = subprocess.Popen([sys.executable, "-c", "print(flush=True); input()", "ldirectord"],
+    # A live process whose command line is the daemon's of instance web.cf.
+    script = tmp_path / "bin" / "ldirectord"
+    script.parent.mkdir()
+    script.write_text("print(flush=True); input()\n")
+    proc = subprocess.Popen([sys.executable, str(script), "web.cf", "start"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         assert proc.stdout is not None
