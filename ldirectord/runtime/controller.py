@@ -120,19 +120,27 @@ class Controller:
         return True
 
     async def reload(self, new: Config) -> bool:
-        """Switch to `new`, keeping the health of identities present in both (Part A §4)."""
+        """Switch to `new`, keeping the health of identities present in both (Part A §4).
+
+        False, with nothing changed, when the table cannot be read or the engine cannot
+        work the new config out (a bug of ours: a failed reload, Part A §14).
+        """
         table = await self._read()
         if table is None:
             return False
         old = self.config
-        self.health = engine.carry_health(self.health, new, table)
-        self.config = new
-        self.checks = {c.id: c for c in engine.checks(new)}
-        self.maintenance &= set(self.checks)
+        try:  # pure work first: an exception here must leave every piece of state as it was
+            health = engine.carry_health(self.health, new, table)
+            checks = {c.id: c for c in engine.checks(new)}
+            maintenance = self.maintenance & set(checks)
+            plan = engine.reconcile(new, health, maintenance, table,
+                                    managed=engine.managed_keys(old), commands=self.commands,
+                                    tag=Tag.START)
+        except Exception as exc:
+            log_failed_load(new.path, exc)
+            return False
+        self.health, self.config, self.checks, self.maintenance = health, new, checks, maintenance
         self.alerts.configure(new)
-        plan = engine.reconcile(new, self.health, self.maintenance, table,
-                                managed=engine.managed_keys(old), commands=self.commands,
-                                tag=Tag.START)
         await self._apply(plan)
         return True
 
@@ -185,6 +193,34 @@ class Controller:
             if path and path not in seen:
                 seen.add(path)
                 self.monitors.write(path, monitor_line(check.id.text, ok, message))
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message` of a bug of ours, on one line; a task group's first error inside."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def log_failed_load(path: str, exc: Exception) -> None:
+    """A bug of ours while loading or working out a config: logged as a failed reload.
+
+    The file and line are named when the exception carries them (`filename`/`lineno`, as
+    SyntaxError does); the traceback goes to the debug log.
+    """
+    import os
+    import traceback
+
+    inner: BaseException = exc
+    while isinstance(inner, BaseExceptionGroup) and inner.exceptions:
+        inner = inner.exceptions[0]
+    where, line = getattr(inner, "filename", None), getattr(inner, "lineno", None)
+    what = f"internal error ({describe(inner)}); the running configuration is kept"
+    if isinstance(where, str) and isinstance(line, int) and line > 0:
+        log.info("Error [%d] reading file %s at line %d: %s", os.getpid(), where, line, what)
+    else:
+        log.info("Error [%d]: can not load file %s: %s", os.getpid(), path, what)
+    log.debug("%s", "".join(traceback.format_exception(exc)).rstrip())
 
 
 def _applied_ops(ops: Sequence[Op], failed: IPVSError | None) -> list[Op]:
