@@ -6,21 +6,29 @@ Rules of this file:
   what the original mails, and run the fallbackcommand in the background.
 - A batch of check results is observed first (soft-failure lines, monitor lines) and
   reconciled once, so a burst of results costs one read and one apply.
-- A refused operation stops the apply (the backend's contract); the events of the applied
-  ops are logged, the failure is logged, and `dirty` asks the supervisor for a repair
-  reconcile later. Nothing here raises for what the kernel says.
+- One refused operation fails alone (Part A §14). The backend stops at a refused op (its
+  contract); the controller logs it and goes on with the ops after it, leaving out only
+  those that depend on it (the rest of a service whose AddService was refused). Only
+  the events of applied ops are logged.
+- A refused op is `held`: later reconciles (every check result) leave it and its
+  dependents out without asking the kernel again, until the supervisor's repair
+  reconcile (`retry=True`, on its backoff) tries it once more. So a refusal costs one log
+  line per backoff step. A held op the plan no longer contains is forgotten; a changed
+  op (a reload that fixed the value) is a new op and is tried at once.
+- `dirty` says the table could not be read: the next occasion reconciles.
+  Nothing here raises for what the kernel says.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from ldirectord import engine
 from ldirectord.config.model import CheckType, Config, DaemonState, VirtualService
 from ldirectord.engine import Check, FallbackAction, Health, Plan, RealId, Tag
 from ldirectord.errors import IPVSError
 from ldirectord.ipvs.backend import Backend
-from ldirectord.ipvs.model import Op, ServiceKey, Table
+from ldirectord.ipvs.model import AddService, Op, ServiceKey, Table
 from ldirectord.logsetup import log
 from ldirectord.runtime.effects import Alerts, FallbackCommands, MonitorFiles, monitor_line
 from ldirectord.runtime.scheduler import Outcome
@@ -50,6 +58,7 @@ class Controller:
         self.commands: dict[ServiceKey, FallbackAction] = {}
         self.state = DaemonState.STARTING
         self.dirty = False
+        self.held: set[Op] = set()
         self.checks: dict[RealId, Check] = {c.id: c for c in engine.checks(config)}
 
     # -- the table ---------------------------------------------------------------------
@@ -62,25 +71,58 @@ class Controller:
             self.dirty = True
             return None
 
-    async def _apply(self, plan: Plan) -> None:
-        """Apply `plan`; log, mail and run what the applied part stands for."""
-        failed: IPVSError | None = None
-        if plan.ops:
+    @property
+    def needs_repair(self) -> bool:
+        """Whether a repair reconcile is wanted: an unread table or held operations."""
+        return self.dirty or bool(self.held)
+
+    async def _apply(self, plan: Plan, *, retry: bool = True) -> None:
+        """Apply `plan`; log, mail and run what the applied part stands for.
+
+        With `retry` false, the ops held from an earlier refusal are left out unasked.
+        """
+        todo: list[Op] = []
+        held: set[Op] = set()
+        blocked: set[ServiceKey] = set()
+        for op in plan.ops:
+            if op.service in blocked:
+                continue
+            if not retry and op in self.held:
+                held.add(op)
+                if isinstance(op, AddService):
+                    blocked.add(op.service)
+                continue
+            todo.append(op)
+        applied: set[Op] = set()
+        refused: list[IPVSError] = []
+        while todo:
             try:
-                await self.backend.apply(plan.ops)
+                await self.backend.apply(todo)
             except IPVSError as exc:
-                failed = exc
-        applied = _applied_ops(plan.ops, failed)
+                index = next((i for i, op in enumerate(todo) if op is exc.op), None)
+                refused.append(exc)
+                if index is None:  # not one op's refusal: what was applied is unknown
+                    self.dirty = True
+                    break
+                applied.update(todo[:index])
+                bad = todo[index]
+                held.add(bad)
+                todo = todo[index + 1:]
+                if isinstance(bad, AddService):
+                    todo = [op for op in todo if op.service != bad.service]
+                continue
+            applied.update(todo)
+            break
         for event in plan.events:
-            op = getattr(event, "op", None)
-            if op is not None and op not in applied:
+            stands_for = getattr(event, "op", None)
+            if stands_for is not None and stands_for not in applied:
                 continue
             self._emit(event)
-        if failed is not None:
+        for failed in refused:
             what = _op_text(failed.op) if failed.op is not None else "IPVS update"
             log.info("system(%s) failed: %s", what, failed)
-            self.dirty = True
-        else:
+        self.held = held
+        if not held and not refused:
             self.commands = dict(plan.commands)
 
     def _emit(self, event: engine.Event) -> None:
@@ -95,15 +137,19 @@ class Controller:
             self.alerts.event(event, virtual, self.state)
 
     async def reconcile(self, tag: Tag = Tag.START,
-                        managed: frozenset[ServiceKey] = frozenset()) -> bool:
-        """Make the table match config + health now; False if the table could not be read."""
+                        managed: frozenset[ServiceKey] = frozenset(), *,
+                        retry: bool = False) -> bool:
+        """Make the table match config + health now; False if the table could not be read.
+
+        `retry`: try the held (refused) operations again too (the repair reconcile).
+        """
         table = await self._read()
         if table is None:
             return False
         self.dirty = False
         plan = engine.reconcile(self.config, self.health, self.maintenance, table,
                                 managed=managed, commands=self.commands, tag=tag)
-        await self._apply(plan)
+        await self._apply(plan, retry=retry)
         return True
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -141,7 +187,7 @@ class Controller:
             return False
         self.health, self.config, self.checks, self.maintenance = health, new, checks, maintenance
         self.alerts.configure(new)
-        await self._apply(plan)
+        await self._apply(plan, retry=False)
         return True
 
     async def stop(self) -> None:
@@ -154,8 +200,12 @@ class Controller:
 
     # -- check results -----------------------------------------------------------------
 
-    async def observe(self, batch: Iterable[tuple[RealId, Outcome]]) -> None:
-        """Fold check outcomes into health, write their log and monitor lines, reconcile."""
+    async def observe(self, batch: Iterable[tuple[RealId, Outcome]], *,
+                      retry: bool = False) -> None:
+        """Fold check outcomes into health, write their log and monitor lines, reconcile.
+
+        `retry`: this is the repair reconcile, which tries the held operations again.
+        """
         changed = False
         for rid, outcome in batch:
             check = self.checks.get(rid)
@@ -177,8 +227,8 @@ class Controller:
                 self._emit(event)
             self._monitor(check, outcome)
             changed = changed or health.status is not before.status or outcome.maintenance
-        if changed or self.dirty:
-            await self.reconcile(Tag.START)
+        if changed or self.dirty or retry:
+            await self.reconcile(Tag.START, retry=retry)
 
     def _monitor(self, check: Check, outcome: Outcome) -> None:
         kind = check.virtual.checktype
@@ -221,15 +271,3 @@ def log_failed_load(path: str, exc: Exception) -> None:
     else:
         log.info("Error [%d]: can not load file %s: %s", os.getpid(), path, what)
     log.debug("%s", "".join(traceback.format_exception(exc)).rstrip())
-
-
-def _applied_ops(ops: Sequence[Op], failed: IPVSError | None) -> list[Op]:
-    """The ops that took effect: all of them, or those before the refused one."""
-    if failed is None:
-        return list(ops)
-    applied: list[Op] = []
-    for op in ops:
-        if op == failed.op:
-            break
-        applied.append(op)
-    return applied

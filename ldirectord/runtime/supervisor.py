@@ -149,6 +149,7 @@ class Supervisor:
         self._generation = 0
         self._pending_first: set[RealId] = set()
         self._repairs = 0
+        self._repair_due = False  # a Repair is on its way (sleeping or queued)
         self._stopping = False
         self._tg: asyncio.TaskGroup | None = None
         self._watch: ConfigWatch | None = None
@@ -245,6 +246,7 @@ class Supervisor:
         while True:
             message = await self._queue.get()
             batch: list[tuple[RealId, Outcome]] = []
+            retry = False
             while True:
                 match message:
                     case Observed(rid, generation, outcome):
@@ -252,34 +254,41 @@ class Supervisor:
                             batch.append((rid, outcome))
                             self._pending_first.discard(rid)
                     case Stop(signame):
-                        await self._flush(batch)
+                        await self._flush(batch, retry)
                         return signame
                     case Reload(reason):
-                        await self._flush(batch)
-                        batch = []
+                        await self._flush(batch, retry)
+                        batch, retry = [], False
                         await self._reload(reason)
                     case Repair():
-                        self.controller.dirty = True
+                        retry = True
+                        self._repair_due = False
                 if self._queue.empty():
                     break
                 message = self._queue.get_nowait()
-            await self._flush(batch)
+            await self._flush(batch, retry)
             if not self._pending_first and self.controller.state is DaemonState.STARTING:
                 self.controller.state = DaemonState.RUNNING
 
-    async def _flush(self, batch: list[tuple[RealId, Outcome]]) -> None:
-        if batch or self.controller.dirty:
-            await self.controller.observe(batch)
-            self._schedule_repair()
+    async def _flush(self, batch: list[tuple[RealId, Outcome]], retry: bool = False) -> None:
+        if batch or retry or self.controller.dirty:
+            await self.controller.observe(batch, retry=retry)
+        self._schedule_repair()
 
     def _schedule_repair(self) -> None:
-        if not self.controller.dirty:
+        """Ask for a repair reconcile after the next backoff step, if one is wanted.
+
+        The step goes back to the first only once nothing is held or unread any more:
+        check results in between (which leave held operations alone) never reset it.
+        """
+        if not self.controller.needs_repair:
             self._repairs = 0
             return
-        if self._tg is None or any(t.get_name() == "repair" for t in self._background):
+        if self._tg is None or self._repair_due:
             return
         delay = REPAIR_BACKOFF[min(self._repairs, len(REPAIR_BACKOFF) - 1)]
         self._repairs += 1
+        self._repair_due = True
 
         async def later() -> None:
             await self.clock.sleep(delay)

@@ -375,7 +375,7 @@ async def test_a_controller_bug_exits_1_and_leaves_the_table(
     assert await h.table() == {"10.0.0.2:80": 1}
     before = await h.backend.read()
 
-    async def broken(batch: object) -> None:
+    async def broken(batch: object, **kwargs: object) -> None:
         raise RuntimeError("controller bug")
 
     h.sup.controller.observe = broken  # type: ignore[method-assign]
