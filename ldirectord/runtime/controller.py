@@ -21,12 +21,12 @@ Rules of this file:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ldirectord import engine
 from ldirectord.config.model import CheckType, Config, DaemonState, VirtualService
 from ldirectord.engine import Check, FallbackAction, Health, Plan, RealId, Tag
-from ldirectord.errors import IPVSError
+from ldirectord.errors import IPVSError, IPVSUnavailable, PermissionDenied
 from ldirectord.ipvs.backend import Backend
 from ldirectord.ipvs.model import AddService, Op, ServiceKey, Table
 from ldirectord.logsetup import log
@@ -99,8 +99,8 @@ class Controller:
             try:
                 await self.backend.apply(todo)
             except IPVSError as exc:
-                index = next((i for i, op in enumerate(todo) if op is exc.op), None)
                 refused.append(exc)
+                index = _position(todo, exc)
                 if index is None:  # not one op's refusal: what was applied is unknown
                     self.dirty = True
                     break
@@ -271,3 +271,19 @@ def log_failed_load(path: str, exc: Exception) -> None:
     else:
         log.info("Error [%d]: can not load file %s: %s", os.getpid(), path, what)
     log.debug("%s", "".join(traceback.format_exception(exc)).rstrip())
+
+
+def _position(ops: Sequence[Op], exc: IPVSError) -> int | None:
+    """Where in `ops` the refused one is; None when the error is not about one op.
+
+    No permission or no IPVS at all is nobody's op: going on would only be refused again.
+    """
+    if exc.op is None or isinstance(exc, PermissionDenied | IPVSUnavailable):
+        return None
+    for index, op in enumerate(ops):
+        if op is exc.op:
+            return index
+    for index, op in enumerate(ops):
+        if op == exc.op:
+            return index
+    return None

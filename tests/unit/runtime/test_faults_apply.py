@@ -13,6 +13,7 @@ from dataclasses import replace
 import pytest
 
 from ldirectord.config.model import Forwarding, Protocol, RealServer
+from ldirectord.errors import PermissionDenied
 from ldirectord.ipvs.memory import MemoryBackend
 from ldirectord.ipvs.model import AddDest, AddService, Op, ServiceKey
 from ldirectord.runtime.supervisor import REPAIR_BACKOFF
@@ -169,4 +170,27 @@ async def test_a_refused_real_does_not_block_the_other_reals(
                 if isinstance(op, AddDest) and op.dest.address == "2001:db8::5"]
     assert len(odd_adds) == 3  # at the first results, then 1 s and 2 s later
     assert dests(backend, KEY) == {"10.0.0.2:80": 1, "10.0.0.3:80": 1}
+    assert await h.stop() == 0
+
+
+class NotRoot(Recording):
+    """Every write refused for want of privilege, as the kernel does for a non-root user."""
+
+    async def apply(self, ops: Sequence[Op]) -> None:
+        for op in ops:
+            self.attempts.append(op)
+            raise PermissionDenied("Operation not permitted", op)
+
+
+@pytest.mark.asyncio
+async def test_no_permission_stops_the_apply_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness(three_virtuals("rr"), caplog)
+    backend = NotRoot()
+    use(h, backend)
+    await h.start()
+    # Not one line per operation: the first refusal says it all, and nothing else is tried.
+    assert len(backend.attempts) == 1
+    assert [line for line in h.lines() if "failed" in line] == [
+        "system(ipvsadm -A -t 10.0.0.1:80 -s wrr) failed: Operation not permitted"]
+    assert h.sup.controller.needs_repair
     assert await h.stop() == 0
