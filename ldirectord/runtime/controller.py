@@ -101,10 +101,13 @@ class Controller:
             except IPVSError as exc:
                 refused.append(exc)
                 index = _position(todo, exc)
-                if index is None:  # not one op's refusal: what was applied is unknown
+                if index is not None:
+                    applied.update(todo[:index])  # the contract: those before it took
+                if index is None or isinstance(exc, PermissionDenied | IPVSUnavailable):
+                    # Nobody's op (no privilege, no IPVS): the rest would only be refused
+                    # too. Or an error naming no op: what took is unknown. Read again.
                     self.dirty = True
                     break
-                applied.update(todo[:index])
                 bad = todo[index]
                 held.add(bad)
                 todo = todo[index + 1:]
@@ -274,11 +277,8 @@ def log_failed_load(path: str, exc: Exception) -> None:
 
 
 def _position(ops: Sequence[Op], exc: IPVSError) -> int | None:
-    """Where in `ops` the refused one is; None when the error is not about one op.
-
-    No permission or no IPVS at all is nobody's op: going on would only be refused again.
-    """
-    if exc.op is None or isinstance(exc, PermissionDenied | IPVSUnavailable):
+    """Where in `ops` the refused one is; None when the error names none of them."""
+    if exc.op is None:
         return None
     for index, op in enumerate(ops):
         if op is exc.op:
