@@ -4,21 +4,28 @@ Every second the file is stat'ed (off the event loop). When its mtime moves, its
 computed; the first digest is only a baseline. A changed digest logs `Configuration file
 '<path>' has changed on disk`, then ` - reread new configuration` and a reload (autoreload
 yes) or ` - ignore new configuration` (no), then runs `<callback> <path>` if one is set.
+
+The callback is bounded (CALLBACK_TIMEOUT on the watcher's clock): one that hangs is
+killed with its whole process group and reaped, and the watch goes on, so a hanging
+callback never stops later autoreloads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
+import signal
 from typing import Protocol
 
 from ldirectord.config.model import Config
 from ldirectord.logsetup import log
-from ldirectord.runtime.effects import run_callback
 from ldirectord.runtime.scheduler import Clock
 
 POLL = 1.0
+#: Seconds a callback may run before it is killed (the file is not watched meanwhile).
+CALLBACK_TIMEOUT = 60.0
 
 
 class _Owner(Protocol):
@@ -35,6 +42,40 @@ def _stat_and_digest(path: str, last_mtime: float | None) -> tuple[float, str | 
         return mtime, None
     with open(path, "rb") as fh:
         return mtime, hashlib.md5(fh.read(), usedforsecurity=False).hexdigest()
+
+
+async def run_callback(callback: str, config_path: str, clock: Clock,
+                       limit: float = CALLBACK_TIMEOUT) -> None:
+    """`<callback> <config path>` (SPEC Part B §4.8), killed after `limit` seconds.
+
+    The callback runs in a session of its own so that what it started dies with it; it is
+    always reaped. Its failures are logged as the original logs a failed system().
+    """
+    if not os.access(callback, os.X_OK):
+        return
+    shown = f"{callback} {config_path}"
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            callback, config_path, stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
+    except OSError as exc:
+        log.info("system(%s) failed: %s", shown, exc.strerror or exc)
+        return
+    exited = asyncio.ensure_future(proc.wait())
+    bound = asyncio.ensure_future(clock.sleep(limit))
+    try:
+        await asyncio.wait((exited, bound), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timed_out = bound.done() and not exited.done()
+        bound.cancel()
+        if not exited.done():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            # Reaped even when we are being cancelled: SIGKILL ends it at once.
+            await asyncio.shield(exited)
+    if timed_out:
+        log.info("system(%s) failed: still running after %gs, killed", shown, limit)
+    elif exited.result() != 0:
+        log.info("system(%s) failed: exit status %d", shown, exited.result())
 
 
 class ConfigWatch:
@@ -77,7 +118,7 @@ class ConfigWatch:
         else:
             log.info(" - ignore new configuration")
         if config.callback:
-            await run_callback(config.callback, path)
+            await run_callback(config.callback, path, self.clock)
 
     async def run(self) -> None:
         while True:

@@ -6,9 +6,17 @@ Rules of this file:
   what the original mails, and run the fallbackcommand in the background.
 - A batch of check results is observed first (soft-failure lines, monitor lines) and
   reconciled once, so a burst of results costs one read and one apply.
-- A refused operation stops the apply (the backend's contract); the events of the applied
-  ops are logged, the failure is logged, and `dirty` asks the supervisor for a repair
-  reconcile later. Nothing here raises for what the kernel says.
+- One refused operation fails alone (Part A §14). The backend stops at a refused op (its
+  contract); the controller logs it and goes on with the ops after it, leaving out only
+  those that depend on it (the rest of a service whose AddService was refused). Only
+  the events of applied ops are logged.
+- A refused op is `held`: later reconciles (every check result) leave it and its
+  dependents out without asking the kernel again, until the supervisor's repair
+  reconcile (`retry=True`, on its backoff) tries it once more. So a refusal costs one log
+  line per backoff step. A held op the plan no longer contains is forgotten; a changed
+  op (a reload that fixed the value) is a new op and is tried at once.
+- `dirty` says the table could not be read: the next occasion reconciles.
+  Nothing here raises for what the kernel says.
 """
 
 from __future__ import annotations
@@ -18,9 +26,9 @@ from collections.abc import Iterable, Sequence
 from ldirectord import engine
 from ldirectord.config.model import CheckType, Config, DaemonState, VirtualService
 from ldirectord.engine import Check, FallbackAction, Health, Plan, RealId, Tag
-from ldirectord.errors import IPVSError
+from ldirectord.errors import IPVSError, IPVSUnavailable, PermissionDenied
 from ldirectord.ipvs.backend import Backend
-from ldirectord.ipvs.model import Op, ServiceKey, Table
+from ldirectord.ipvs.model import AddService, Op, ServiceKey, Table
 from ldirectord.logsetup import log
 from ldirectord.runtime.effects import Alerts, FallbackCommands, MonitorFiles, monitor_line
 from ldirectord.runtime.owned import Ownership
@@ -51,6 +59,7 @@ class Controller:
         self.commands: dict[ServiceKey, FallbackAction] = {}
         self.state = DaemonState.STARTING
         self.dirty = False
+        self.held: set[Op] = set()
         self.checks: dict[RealId, Check] = {c.id: c for c in engine.checks(config)}
         #: The services this instance manages, across restarts (owned.py); in memory
         #: unless the daemon gives it its file.
@@ -66,25 +75,61 @@ class Controller:
             self.dirty = True
             return None
 
-    async def _apply(self, plan: Plan) -> None:
-        """Apply `plan`; log, mail and run what the applied part stands for."""
-        failed: IPVSError | None = None
-        if plan.ops:
+    @property
+    def needs_repair(self) -> bool:
+        """Whether a repair reconcile is wanted: an unread table or held operations."""
+        return self.dirty or bool(self.held)
+
+    async def _apply(self, plan: Plan, *, retry: bool = True) -> None:
+        """Apply `plan`; log, mail and run what the applied part stands for.
+
+        With `retry` false, the ops held from an earlier refusal are left out unasked.
+        """
+        todo: list[Op] = []
+        held: set[Op] = set()
+        blocked: set[ServiceKey] = set()
+        for op in plan.ops:
+            if op.service in blocked:
+                continue
+            if not retry and op in self.held:
+                held.add(op)
+                if isinstance(op, AddService):
+                    blocked.add(op.service)
+                continue
+            todo.append(op)
+        applied: set[Op] = set()
+        refused: list[IPVSError] = []
+        while todo:
             try:
-                await self.backend.apply(plan.ops)
+                await self.backend.apply(todo)
             except IPVSError as exc:
-                failed = exc
-        applied = _applied_ops(plan.ops, failed)
+                refused.append(exc)
+                index = _position(todo, exc)
+                if index is not None:
+                    applied.update(todo[:index])  # the contract: those before it took
+                if index is None or isinstance(exc, PermissionDenied | IPVSUnavailable):
+                    # Nobody's op (no privilege, no IPVS): the rest would only be refused
+                    # too. Or an error naming no op: what took is unknown. Read again.
+                    self.dirty = True
+                    break
+                bad = todo[index]
+                held.add(bad)
+                todo = todo[index + 1:]
+                if isinstance(bad, AddService):
+                    todo = [op for op in todo if op.service != bad.service]
+                continue
+            applied.update(todo)
+            break
         for event in plan.events:
-            op = getattr(event, "op", None)
-            if op is not None and op not in applied:
+            stands_for = getattr(event, "op", None)
+            if stands_for is not None and stands_for not in applied:
                 continue
             self._emit(event)
-        if failed is not None:
+        for failed in refused:
             what = _op_text(failed.op) if failed.op is not None else "IPVS update"
             log.info("system(%s) failed: %s", what, failed)
-            self.dirty = True
-        else:
+        self.held = held
+        if not held and not refused:
             self.commands = dict(plan.commands)
 
     def _emit(self, event: engine.Event) -> None:
@@ -99,15 +144,19 @@ class Controller:
             self.alerts.event(event, virtual, self.state)
 
     async def reconcile(self, tag: Tag = Tag.START,
-                        managed: frozenset[ServiceKey] = frozenset()) -> bool:
-        """Make the table match config + health now; False if the table could not be read."""
+                        managed: frozenset[ServiceKey] = frozenset(), *,
+                        retry: bool = False) -> bool:
+        """Make the table match config + health now; False if the table could not be read.
+
+        `retry`: try the held (refused) operations again too (the repair reconcile).
+        """
         table = await self._read()
         if table is None:
             return False
         self.dirty = False
         plan = engine.reconcile(self.config, self.health, self.maintenance, table,
                                 managed=managed, commands=self.commands, tag=tag)
-        await self._apply(plan)
+        await self._apply(plan, retry=retry)
         return True
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -127,20 +176,28 @@ class Controller:
         return True
 
     async def reload(self, new: Config) -> bool:
-        """Switch to `new`, keeping the health of identities present in both (Part A §4)."""
+        """Switch to `new`, keeping the health of identities present in both (Part A §4).
+
+        False, with nothing changed, when the table cannot be read or the engine cannot
+        work the new config out (a bug of ours: a failed reload, Part A §14).
+        """
         table = await self._read()
         if table is None:
             return False
         old = self.config
-        self.health = engine.carry_health(self.health, new, table)
-        self.config = new
-        self.checks = {c.id: c for c in engine.checks(new)}
-        self.maintenance &= set(self.checks)
+        try:  # pure work first: an exception here must leave every piece of state as it was
+            health = engine.carry_health(self.health, new, table)
+            checks = {c.id: c for c in engine.checks(new)}
+            maintenance = self.maintenance & set(checks)
+            plan = engine.reconcile(new, health, maintenance, table,
+                                    managed=engine.managed_keys(old) | self.ownership.keys,
+                                    commands=self.commands, tag=Tag.START)
+        except Exception as exc:
+            log_failed_load(new.path, exc)
+            return False
+        self.health, self.config, self.checks, self.maintenance = health, new, checks, maintenance
         self.alerts.configure(new)
-        plan = engine.reconcile(new, self.health, self.maintenance, table,
-                                managed=engine.managed_keys(old) | self.ownership.keys,
-                                commands=self.commands, tag=Tag.START)
-        await self._apply(plan)
+        await self._apply(plan, retry=False)
         await self._record_owned()
         return True
 
@@ -160,8 +217,12 @@ class Controller:
 
     # -- check results -----------------------------------------------------------------
 
-    async def observe(self, batch: Iterable[tuple[RealId, Outcome]]) -> None:
-        """Fold check outcomes into health, write their log and monitor lines, reconcile."""
+    async def observe(self, batch: Iterable[tuple[RealId, Outcome]], *,
+                      retry: bool = False) -> None:
+        """Fold check outcomes into health, write their log and monitor lines, reconcile.
+
+        `retry`: this is the repair reconcile, which tries the held operations again.
+        """
         changed = False
         for rid, outcome in batch:
             check = self.checks.get(rid)
@@ -183,8 +244,8 @@ class Controller:
                 self._emit(event)
             self._monitor(check, outcome)
             changed = changed or health.status is not before.status or outcome.maintenance
-        if changed or self.dirty:
-            await self.reconcile(Tag.START)
+        if changed or self.dirty or retry:
+            await self.reconcile(Tag.START, retry=retry)
 
     def _monitor(self, check: Check, outcome: Outcome) -> None:
         kind = check.virtual.checktype
@@ -201,13 +262,42 @@ class Controller:
                 self.monitors.write(path, monitor_line(check.id.text, ok, message))
 
 
-def _applied_ops(ops: Sequence[Op], failed: IPVSError | None) -> list[Op]:
-    """The ops that took effect: all of them, or those before the refused one."""
-    if failed is None:
-        return list(ops)
-    applied: list[Op] = []
-    for op in ops:
-        if op == failed.op:
-            break
-        applied.append(op)
-    return applied
+def describe(exc: BaseException) -> str:
+    """`Type: message` of a bug of ours, on one line; a task group's first error inside."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def log_failed_load(path: str, exc: Exception) -> None:
+    """A bug of ours while loading or working out a config: logged as a failed reload.
+
+    The file and line are named when the exception carries them (`filename`/`lineno`, as
+    SyntaxError does); the traceback goes to the debug log.
+    """
+    import os
+    import traceback
+
+    inner: BaseException = exc
+    while isinstance(inner, BaseExceptionGroup) and inner.exceptions:
+        inner = inner.exceptions[0]
+    where, line = getattr(inner, "filename", None), getattr(inner, "lineno", None)
+    what = f"internal error ({describe(inner)}); the running configuration is kept"
+    if isinstance(where, str) and isinstance(line, int) and line > 0:
+        log.info("Error [%d] reading file %s at line %d: %s", os.getpid(), where, line, what)
+    else:
+        log.info("Error [%d]: can not load file %s: %s", os.getpid(), path, what)
+    log.debug("%s", "".join(traceback.format_exception(exc)).rstrip())
+
+
+def _position(ops: Sequence[Op], exc: IPVSError) -> int | None:
+    """Where in `ops` the refused one is; None when the error names none of them."""
+    if exc.op is None:
+        return None
+    for index, op in enumerate(ops):
+        if op is exc.op:
+            return index
+    for index, op in enumerate(ops):
+        if op == exc.op:
+            return index
+    return None

@@ -7,8 +7,9 @@ pipe: 0 once the pid file is written and the table reconciled. Foreground modes 
 `Starting Linux Director v1.186-ha with pid: <pid>` and write no pid file (SPEC Part B §1.6).
 
 Backends: the kernel's (netlink, else ipvsadm) normally; the in-memory table with
-`--dry-run`, and in `-d` mode when the kernel has no IPVS (said once, at start). With the
-memory table every change is logged as the ipvsadm command it stands for.
+`--dry-run`, and in `-d` mode when the kernel has no IPVS (said once, at start), unless
+LDIRECTORD_IPVS forces a backend: that one is used or the start fails, `-d` or not. With
+the memory table every change is logged as the ipvsadm command it stands for.
 """
 
 from __future__ import annotations
@@ -78,13 +79,17 @@ async def open_daemon_backend(opts: DaemonOptions) -> Backend:
     if opts.dry_run:
         log.info("Dry run: using an in-memory IPVS table, the kernel is not touched")
         return memory_backend()
-    from ldirectord.ipvs.select import open_backend
+    from ldirectord.ipvs import select
 
+    forced = os.environ.get(select.ENV_VAR, "")
     try:
-        backend = await open_backend()
+        backend = await select.open_backend()
         await backend.read()
         return backend
     except IPVSError as exc:
+        if forced:  # docs/ipvs.md: a forced backend never falls back, -d or not
+            raise type(exc)(f"{select.ENV_VAR}={forced}: {_one_line(exc)}; a forced "
+                            "backend never falls back", exc.op) from exc
         if not opts.debug:
             raise
         log.info("No usable IPVS (%s): using an in-memory IPVS table", _one_line(exc))

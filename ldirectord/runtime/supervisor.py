@@ -16,9 +16,11 @@ ordered with results and never race a kernel write.
   `Linux Director Daemon terminated on signal: <SIG>`. Further signals while stopping are
   ignored (Part A §10: a second TERM does not abort the cleanup).
 
-Error handling: a checker bug is a failed check (scheduler.py); a refused kernel write is
-logged and repaired by a later reconcile (with backoff); a bug in the controller itself
-ends the TaskGroup, and the daemon exits 1 after trying its stop sequence.
+Error handling (Part A §14): a checker bug is a failed check (scheduler.py); an exception
+of ours while loading a file on reload is a failed reload; an operation the kernel refuses
+fails alone and is retried with backoff (REPAIR_BACKOFF, controller.py); a bug in the
+controller itself ends the TaskGroup and the daemon exits 1 leaving the table exactly as
+it is: no cleanstop, so traffic keeps flowing on the last good state.
 """
 
 from __future__ import annotations
@@ -42,7 +44,12 @@ from ldirectord.ipvs.backend import Backend
 from ldirectord.logsetup import configure, dest_for, log
 from ldirectord.runtime.checks import RealCheck, prepare, refused_services
 from ldirectord.runtime.configwatch import ConfigWatch
-from ldirectord.runtime.controller import MAINTENANCE_MESSAGE, Controller
+from ldirectord.runtime.controller import (
+    MAINTENANCE_MESSAGE,
+    Controller,
+    describe,
+    log_failed_load,
+)
 from ldirectord.runtime.effects import Alerts, LoggingAlerts
 from ldirectord.runtime.execute import reload_children, run_child
 from ldirectord.runtime.maintenance import Maintenance
@@ -142,6 +149,7 @@ class Supervisor:
         self._generation = 0
         self._pending_first: set[RealId] = set()
         self._repairs = 0
+        self._repair_due = False  # a Repair is on its way (sleeping or queued)
         self._stopping = False
         self._tg: asyncio.TaskGroup | None = None
         self._watch: ConfigWatch | None = None
@@ -184,15 +192,16 @@ class Supervisor:
         if self._signals:
             self._install_signals()
         try:
-            if not await self.controller.start():
-                return 1
-            self._set_maintenance()
-            if self._on_ready is not None:
-                self._on_ready()
             try:
+                if not await self.controller.start():
+                    return 1
+                self._set_maintenance()
+                if self._on_ready is not None:
+                    self._on_ready()
                 async with asyncio.TaskGroup() as tg:
                     self._tg = tg
                     self._start_loops()
+                    self._schedule_repair()  # something refused at start is retried too
                     self._spawn(self._alert_ticker(), "alerts")
                     self._watch = ConfigWatch(self.clock, self)
                     self._spawn(self._watch.run(), "config-watch")
@@ -200,11 +209,8 @@ class Supervisor:
                         self._spawn(run_child(name, "start"), f"execute {name}")
                     signame = await self._control()
                     await self._cancel_all()
-            except Exception as exc:  # a bug of ours: say so, clean up, exit 1
-                log.info("Internal error, stopping: %s", exc)
-                log.debug("%s", "".join(traceback.format_exception(exc)).rstrip())
-                self.exit_code = 1
-                await self._shutdown(None)
+            except Exception as exc:  # a bug of ours: say so, exit 1, touch nothing
+                await self._abort(exc)
                 return self.exit_code
             await self._shutdown(signame)
             return self.exit_code
@@ -240,6 +246,7 @@ class Supervisor:
         while True:
             message = await self._queue.get()
             batch: list[tuple[RealId, Outcome]] = []
+            retry = False
             while True:
                 match message:
                     case Observed(rid, generation, outcome):
@@ -247,34 +254,41 @@ class Supervisor:
                             batch.append((rid, outcome))
                             self._pending_first.discard(rid)
                     case Stop(signame):
-                        await self._flush(batch)
+                        await self._flush(batch, retry)
                         return signame
                     case Reload(reason):
-                        await self._flush(batch)
-                        batch = []
+                        await self._flush(batch, retry)
+                        batch, retry = [], False
                         await self._reload(reason)
                     case Repair():
-                        self.controller.dirty = True
+                        retry = True
+                        self._repair_due = False
                 if self._queue.empty():
                     break
                 message = self._queue.get_nowait()
-            await self._flush(batch)
+            await self._flush(batch, retry)
             if not self._pending_first and self.controller.state is DaemonState.STARTING:
                 self.controller.state = DaemonState.RUNNING
 
-    async def _flush(self, batch: list[tuple[RealId, Outcome]]) -> None:
-        if batch or self.controller.dirty:
-            await self.controller.observe(batch)
-            self._schedule_repair()
+    async def _flush(self, batch: list[tuple[RealId, Outcome]], retry: bool = False) -> None:
+        if batch or retry or self.controller.dirty:
+            await self.controller.observe(batch, retry=retry)
+        self._schedule_repair()
 
     def _schedule_repair(self) -> None:
-        if not self.controller.dirty:
+        """Ask for a repair reconcile after the next backoff step, if one is wanted.
+
+        The step goes back to the first only once nothing is held or unread any more:
+        check results in between (which leave held operations alone) never reset it.
+        """
+        if not self.controller.needs_repair:
             self._repairs = 0
             return
-        if self._tg is None or any(t.get_name() == "repair" for t in self._background):
+        if self._tg is None or self._repair_due:
             return
         delay = REPAIR_BACKOFF[min(self._repairs, len(REPAIR_BACKOFF) - 1)]
         self._repairs += 1
+        self._repair_due = True
 
         async def later() -> None:
             await self.clock.sleep(delay)
@@ -345,6 +359,9 @@ class Supervisor:
         except OSError as exc:
             log.info("Error [%d]: can not open file %s: %s", os.getpid(), path, exc.strerror)
             return
+        except Exception as exc:  # a bug of ours in the parser: a failed reload (Part A §14)
+            log_failed_load(path, exc)
+            return
         if refused:
             for text in refused:
                 log.info("Error [%d]: %s", os.getpid(), text)
@@ -352,13 +369,17 @@ class Supervisor:
         old = self.config
         previous = self.controller.state
         self.controller.state = DaemonState.RELOADING
-        if new.logfile != old.logfile or new.supervised != old.supervised:
+        moved = new.logfile != old.logfile or new.supervised != old.supervised
+        if moved:
             configure(dest_for(new.logfile, self._cfgname, debug=self._debug,
                                supervised=new.supervised))
         ok = await self.controller.reload(new)
         self.controller.state = previous if previous is not DaemonState.STARTING \
             else DaemonState.RUNNING
-        if not ok:
+        if not ok:  # nothing changed: the log goes back where the running config says
+            if moved:
+                configure(dest_for(old.logfile, self._cfgname, debug=self._debug,
+                                   supervised=old.supervised))
             return
         self._set_maintenance()
         for task in self._loops.values():
@@ -368,7 +389,31 @@ class Supervisor:
         if old.execute or new.execute:
             self._spawn(reload_children(old.execute, new.execute), "execute")
 
-    async def _shutdown(self, signame: str | None) -> None:
+    async def _abort(self, exc: Exception) -> None:
+        """Exit on a bug of ours (Part A §14): the table stays exactly as it is.
+
+        No cleanstop and no other write: the kernel keeps serving the last good state, and
+        the next start reconciles from it. The `execute=` sub-instances are separate
+        daemons with their own tables and are left running for the same reason.
+        """
+        self._stopping = True
+        self.controller.state = DaemonState.STOPPING
+        self.exit_code = 1
+        log.info("Internal error, stopping: %s; leaving the IPVS table as it is",
+                 describe(exc))
+        log.debug("%s", "".join(traceback.format_exception(exc)).rstrip())
+        await self._drain()
+
+    async def _drain(self) -> None:
+        try:
+            async with asyncio.timeout(DRAIN_TIMEOUT):
+                await self.controller.fallbacks.drain()
+                await self.controller.monitors.drain()
+        except TimeoutError:
+            log.info("Background commands still running after %gs: not waiting for them",
+                     DRAIN_TIMEOUT)
+
+    async def _shutdown(self, signame: str) -> None:
         self._stopping = True
         self.controller.state = DaemonState.STOPPING
         for name in self.config.execute:
@@ -377,18 +422,11 @@ class Supervisor:
                     await run_child(name, "stop")
         # Shielded: a cancellation now must not leave a half-cleaned table.
         await asyncio.shield(self.controller.stop())
-        try:
-            async with asyncio.timeout(DRAIN_TIMEOUT):
-                await self.controller.fallbacks.drain()
-                await self.controller.monitors.drain()
-        except TimeoutError:
-            log.info("Background commands still running after %gs: not waiting for them",
-                     DRAIN_TIMEOUT)
-        if signame is not None:
-            log.info("Linux Director Daemon terminated on signal: %s", signame)
-            if self._debug:  # the original logs every exit in debug mode, status 0 included
-                log.info("Exiting with exit_status 0: Linux Director Daemon terminated on "
-                         "signal: %s", signame)
+        await self._drain()
+        log.info("Linux Director Daemon terminated on signal: %s", signame)
+        if self._debug:  # the original logs every exit in debug mode, status 0 included
+            log.info("Exiting with exit_status 0: Linux Director Daemon terminated on "
+                     "signal: %s", signame)
 
     async def _alert_ticker(self) -> None:
         while True:

@@ -367,21 +367,24 @@ async def test_maintenance_lookup_in_a_real_directory(tmp_path: Path,
 
 
 @pytest.mark.asyncio
-async def test_a_controller_bug_cleans_up_and_exits_1(caplog: pytest.LogCaptureFixture) -> None:
-    h = Harness(config(virtual("10.0.0.2")), caplog)
+async def test_a_controller_bug_exits_1_and_leaves_the_table(
+        caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness(config(virtual("10.0.0.2", cleanstop=True)), caplog)
     await h.start()
     await h.clock.advance(0)
     assert await h.table() == {"10.0.0.2:80": 1}
+    before = await h.backend.read()
 
-    async def broken(batch: object) -> None:
+    async def broken(batch: object, **kwargs: object) -> None:
         raise RuntimeError("controller bug")
 
     h.sup.controller.observe = broken  # type: ignore[method-assign]
     await h.clock.advance(5)
     assert h.task is not None
     assert await h.task == 1
-    assert "Internal error, stopping: " in "\n".join(h.lines())
-    assert await h.backend.read() == {}  # cleanstop still ran
+    assert "Internal error, stopping: RuntimeError: controller bug; leaving the IPVS table " \
+        "as it is" in h.lines()
+    assert await h.backend.read() == before  # no cleanstop (Part A §14)
 
 
 @pytest.mark.asyncio
