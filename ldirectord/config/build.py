@@ -15,6 +15,7 @@ import os
 from typing import Final, TypeVar
 
 from ldirectord.config import convert as cv
+from ldirectord.config.addresses import ambiguous_message
 from ldirectord.config.convert import Invalid
 from ldirectord.config.global_directives import (
     GLOBAL_HANDLERS,
@@ -48,6 +49,7 @@ from ldirectord.config.virtual import (
     parse_header,
 )
 from ldirectord.errors import ConfigError
+from ldirectord.logsetup import log
 
 DEFAULT_CHECKTIMEOUT: Final = 5
 DEFAULT_NEGOTIATETIMEOUT: Final = 30
@@ -73,6 +75,11 @@ class _Builder:
 
     def warn(self, line: int, msg: str) -> None:
         self.warnings.append(ConfigMessage(self.path, line, msg))
+
+    def internal(self, line: int, label: str, exc: Exception) -> None:
+        """A bug of ours while handling `line`: a line-numbered error, never a crash."""
+        log.debug("internal error reading %s:%d", self.path, line, exc_info=exc)
+        self.error(line, f"{label}: {internal_error(exc, 'line')}")
 
     # -- reading -------------------------------------------------------------------
 
@@ -115,6 +122,9 @@ class _Builder:
         except Invalid as exc:
             self.error(line.lineno, f"{label}: {exc}")
             draft = VirtualDraft(line.lineno, label, line.key == "virtual6", ok=False)
+        except Exception as exc:  # a bug of ours: this section is not built
+            self.internal(line.lineno, label, exc)
+            draft = VirtualDraft(line.lineno, label, line.key == "virtual6", ok=False)
         else:
             if warning:
                 self.warn(line.lineno, f"{label}: {warning}")
@@ -139,6 +149,9 @@ class _Builder:
                 hint = ("; note: '#' starts a comment inside a virtual section, so it "
                         "cannot be part of a value")
             self.error(line.lineno, f"{label}: {exc}{hint}")
+        except Exception as exc:
+            self.internal(line.lineno, label, exc)
+            draft.ok = False
 
     def unknown_in_section(self, key: str | None) -> str:
         if key is None:
@@ -173,6 +186,8 @@ class _Builder:
             if line.had_hash and "#" not in str(exc):
                 hint = "; note: a '#' after a global directive is not a comment"
             self.error(line.lineno, f"{label}: {exc}{hint}")
+        except Exception as exc:
+            self.internal(line.lineno, label, exc)
         else:
             if line.had_hash:
                 self.warn(line.lineno, f"{label}: '#' after a global directive is part of "
@@ -184,19 +199,29 @@ class _Builder:
         virtuals: list[VirtualService] = []
         seen: dict[tuple[object, ...], int] = {}
         for draft in self.drafts:
-            ok, address, port = self.resolve_header(draft)
-            if ok:
-                key = (draft.protocol, draft.ipv6, address, port, draft.fwmark)
-                if key in seen:
-                    self.error(draft.line, f"{draft.label}: duplicate virtual server "
-                               f"(same as line {seen[key]})")
-                    ok = False
-                else:
-                    seen[key] = draft.line
-            vs = self.finish_virtual(draft, address, port)
-            if ok and vs is not None:
+            try:
+                vs = self.finish_draft(draft, seen)
+            except Exception as exc:
+                self.internal(draft.line, draft.label, exc)
+                continue
+            if vs is not None:
                 virtuals.append(vs)
         return tuple(virtuals)
+
+    def finish_draft(self, draft: VirtualDraft, seen: dict[tuple[object, ...], int]
+                     ) -> VirtualService | None:
+        """The finished virtual, or None when it is wrong (errors reported)."""
+        ok, address, port = self.resolve_header(draft)
+        if ok:
+            key = (draft.protocol, draft.ipv6, address, port, draft.fwmark)
+            if key in seen:
+                self.error(draft.line, f"{draft.label}: duplicate virtual server "
+                           f"(same as line {seen[key]})")
+                ok = False
+            else:
+                seen[key] = draft.line
+        vs = self.finish_virtual(draft, address, port)
+        return vs if ok else None
 
     def resolve_header(self, d: VirtualDraft) -> tuple[bool, str | None, int]:
         """(ok, address, port) of the virtual; errors reported here."""
@@ -204,8 +229,12 @@ class _Builder:
             return d.ok, None, 0
         assert d.host is not None
         ok = True
-        address = self.system.host(d.host, d.ipv6)
-        if address is None:
+        ambiguous = ambiguous_message(d.host)
+        address = None if ambiguous else self.system.host(d.host, d.ipv6)
+        if ambiguous:
+            self.error(d.line, f"{d.label}: invalid address for virtual service: {ambiguous}")
+            ok = False
+        elif address is None:
             self.error(d.line, f"{d.label}: invalid address for virtual service: "
                        f"{d.host} is not an IPv{6 if d.ipv6 else 4} address or "
                        "resolvable host name")
@@ -242,6 +271,9 @@ class _Builder:
             except Invalid as exc:
                 self.error(lineno, f"{label}: {exc}")
                 ok = False
+            except Exception as exc:
+                self.internal(lineno, label, exc)
+                ok = False
         fallback = self.virtual_fallback(d, port)
         if not ok or not d.ok or isinstance(fallback, bool):
             return None
@@ -256,6 +288,9 @@ class _Builder:
                 fport = resolve_fallback_port(spec, self.system, d.protocol, port)
             except Invalid as exc:
                 self.error(lineno, f"{label}: {exc}")
+                return False
+            except Exception as exc:
+                self.internal(lineno, label, exc)
                 return False
             return Fallback(host, fport, spec.forwarding, d.ipv6, SourcePos(self.path, lineno))
         glob = self.g.fallback6 if d.ipv6 else self.g.fallback
@@ -347,12 +382,26 @@ def _unknown(key: str) -> str:
     return f'unknown directive "{key}"'
 
 
+def internal_error(exc: BaseException, where: str) -> str:
+    """The text of an error that is a bug of ours (`where` is "line" or "file")."""
+    return (f"internal error while reading this {where}: {type(exc).__name__}: {exc} "
+            "(please report this)")
+
+
 def build(data: bytes, path: str, *, hostname: str, system: System) -> Config:
-    """Parse `data` (the file's bytes); raises ConfigError with every problem found."""
+    """Parse `data` (the file's bytes); raises ConfigError with every problem found.
+
+    Nothing else escapes: a bug of ours is reported as an error of the line being read
+    (or of the file, when no line is), so a reload fails cleanly instead of crashing.
+    """
     builder = _Builder(path, hostname, system)
-    builder.read(data)
-    virtuals = builder.finish()
-    if builder.errors:
-        raise ConfigError(sorted(builder.errors, key=lambda m: m.line),
-                          sorted(builder.warnings, key=lambda m: m.line))
-    return builder.config(virtuals)
+    try:
+        builder.read(data)
+        virtuals = builder.finish()
+        if not builder.errors:
+            return builder.config(virtuals)
+    except Exception as exc:
+        log.debug("internal error reading %s", path, exc_info=exc)
+        builder.error(0, internal_error(exc, "file"))
+    raise ConfigError(sorted(builder.errors, key=lambda m: m.line),
+                      sorted(builder.warnings, key=lambda m: m.line))

@@ -133,13 +133,3 @@ def email_alert_status(value: str) -> frozenset[DaemonState]:
             raise Invalid(f'invalid email alert status: "{word}" specified with "none"')
         states |= _STATES[word]
     return frozenset(states)
-
-
-SMTP_HOST = re.compile(r"[0-9A-Za-z._+-]+")
-
-
-def smtp_host(value: str) -> str:
-    m = SMTP_HOST.match(value)
-    if not m:
-        raise Invalid("invalid SMTP server address")
-    return m.group()

@@ -12,6 +12,7 @@ from ldirectord.config.lexer import Line
 from ldirectord.config.model import ALL_DAEMON_STATES, DaemonState, Protocol, SourcePos
 from ldirectord.config.reals import FallbackSpec, parse_fallback, resolve_fallback_host
 from ldirectord.config.resolve import System, resolve_port
+from ldirectord.config.smtp import smtp_server
 
 SYSLOG_FACILITIES: Final = frozenset({
     "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog",
@@ -180,6 +181,6 @@ GLOBAL_HANDLERS: Final[dict[str, GlobalHandler]] = {
     "emailalertfrom": _set("emailalertfrom",
                            lambda v: cv.nonempty(v, "no email from address specified")),
     "cleanstop": _yes_no("cleanstop"),
-    "smtp": _set("smtp", cv.smtp_host),
+    "smtp": _set("smtp", smtp_server),
     "maintenancedir": _maintenancedir,
 }

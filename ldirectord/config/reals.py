@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from ldirectord.config.addresses import ambiguous_message
 from ldirectord.config.convert import Invalid
 from ldirectord.config.model import Forwarding, Protocol, RealServer, SourcePos
 from ldirectord.config.resolve import System, resolve_port
@@ -99,6 +100,10 @@ def parse_real(value: str) -> RealSpec:
         raise Invalid("invalid address for real server (wrong format)")
     octets = None
     if m.group("net"):
+        for end in ("lo", "hi"):
+            text = f"{m.group('net')}.{m.group(end)}"
+            if (ambiguous := ambiguous_message(text)) is not None:
+                raise Invalid(f"invalid address ({text}) for real server: {ambiguous}")
         lo, hi = (_small_int(m.group(k), "address octet", 255) for k in ("lo", "hi"))
         octets = (m.group("net"), lo, hi)
     fwd = _FORWARD.fullmatch(rest)
@@ -138,6 +143,8 @@ def _host(system: System, name: str, ipv6: bool, what: str) -> str:
     bare = _strip_brackets(name)
     if not ipv6 and name.startswith("["):
         raise Invalid(f"invalid address ({name}) for {what}: an IPv6 address needs real6=")
+    if (ambiguous := ambiguous_message(bare)) is not None:
+        raise Invalid(f"invalid address ({name}) for {what}: {ambiguous}")
     addr = system.host(bare, ipv6)
     if addr is None:
         family = "IPv6" if ipv6 else "IPv4"
@@ -149,10 +156,10 @@ def _host(system: System, name: str, ipv6: bool, what: str) -> str:
 def _addresses(spec: RealSpec, system: System, ipv6: bool) -> list[str]:
     if spec.octet_range is not None:
         net, lo, hi = spec.octet_range
-        first, last = f"{net}.{lo}", f"{net}.{hi}"
         if ipv6:
             raise Invalid("Address range for IPv6 is not supported yet")
-        _host(system, first, False, "real server")
+        first = _host(system, f"{net}.{lo}", False, "real server")
+        last = _host(system, f"{net}.{hi}", False, "real server (end of range)")
     else:
         first = _host(system, spec.first, ipv6, "real server")
         if spec.last is None:
@@ -215,6 +222,8 @@ def parse_fallback(value: str) -> FallbackSpec:
 
 
 def resolve_fallback_host(spec: FallbackSpec, system: System, ipv6: bool) -> str:
+    if (ambiguous := ambiguous_message(_strip_brackets(spec.host))) is not None:
+        raise Invalid(f"invalid address ({spec.host}) for fallback server: {ambiguous}")
     addr = system.host(_strip_brackets(spec.host), ipv6)
     if addr is None:
         family = "IPv6" if ipv6 else "IPv4"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from ldirectord.config import convert as cv
+from ldirectord.config.addresses import ambiguous_message
 from ldirectord.config.convert import Invalid
 from ldirectord.config.lexer import Line
 from ldirectord.config.model import (
@@ -25,6 +26,7 @@ from ldirectord.config.model import (
 )
 from ldirectord.config.perlre import PerlRegexError, compile_perl_regex
 from ldirectord.config.reals import FallbackSpec, RealSpec, add_slash, parse_fallback, parse_real
+from ldirectord.config.smtp import smtp_server
 
 _V4_PORT = re.compile(r"(\d+\.\d+\.\d+\.\d+):([0-9A-Za-z_-]+)", re.ASCII)
 _HOST_PORT = re.compile(r"([0-9A-Za-z._+-]+):([0-9A-Za-z_-]+)", re.ASCII)
@@ -214,6 +216,8 @@ def _netmask(d: VirtualDraft, line: Line, ctx: SectionContext) -> None:
         d.netmask = str(cv.plain_number(
             v, "invalid netmask: a prefix length between 1 and 128 is required", 1, 128))
         return
+    if v.count(".") == 3 and (ambiguous := ambiguous_message(v)) is not None:
+        raise Invalid(f"invalid netmask: {ambiguous}")
     try:
         if not re.fullmatch(r"\d+\.\d+\.\d+\.\d+", v, re.ASCII):
             raise ValueError(v)
@@ -342,7 +346,7 @@ SECTION_HANDLERS: Final[dict[str, Handler]] = {
     "emailalertstatus": _set("emailalertstatus", cv.email_alert_status),
     "monitorfile": _monitorfile,
     "cleanstop": _set("cleanstop", lambda v: cv.yes_no("cleanstop", v)),
-    "smtp": _set("smtp", cv.smtp_host),
+    "smtp": _set("smtp", smtp_server),
     "servicename": _set("servicename", lambda v: cv.nonempty(v, "no service name specified")),
     "comment": _set("comment", lambda v: cv.nonempty(v, "no comment specified")),
 }
