@@ -36,9 +36,9 @@ class GlobalFallback:
 class Globals:
     """Global values as read so far (the original's set_defaults first)."""
 
-    checktimeout: int | None = None
-    negotiatetimeout: int | None = None
-    checkinterval: int = 10
+    checktimeout: float | None = None
+    negotiatetimeout: float | None = None
+    checkinterval: float = 10.0
     checkcount: int = 1
     failurecount: int = 1
     fallback: GlobalFallback | None = None
@@ -77,8 +77,12 @@ def _set(attr: str, conv: Callable[[str], object]) -> GlobalHandler:
     return handler
 
 
-def _pos(msg: str) -> Callable[[str], int]:
-    return lambda v: cv.first_number(v, msg, positive=True)
+def _seconds(msg: str) -> Callable[[str], float]:
+    return lambda v: cv.seconds(cv.without_note(v), msg)
+
+
+def _count(msg: str) -> Callable[[str], int]:
+    return lambda v: cv.count(cv.without_note(v), msg)
 
 
 def _yes_no(name: str) -> GlobalHandler:
@@ -92,7 +96,7 @@ def _always(msg: str) -> GlobalHandler:
 
 
 def _checkcount(g: Globals, line: Line, ctx: GlobalContext) -> None:
-    g.checkcount = cv.first_number(line.value, "invalid check count value", positive=True)
+    g.checkcount = _count("invalid check count value")(line.value)
     ctx.warn("checkcount option is deprecated and slated for removal.  "
              "please see 'failurecount'")
 
@@ -154,14 +158,14 @@ def _maintenancedir(g: Globals, line: Line, ctx: GlobalContext) -> None:
 
 
 GLOBAL_HANDLERS: Final[dict[str, GlobalHandler]] = {
-    "checktimeout": _set("checktimeout", _pos("invalid check timeout value")),
-    "negotiatetimeout": _set("negotiatetimeout", _pos("invalid negotiate timeout value")),
+    "checktimeout": _set("checktimeout", _seconds("invalid check timeout value")),
+    "negotiatetimeout": _set("negotiatetimeout", _seconds("invalid negotiate timeout value")),
     "connecttimeout": _always("connecttimeout directive deprecated in favour of "
                               "negotiatetimeout"),
     "timeout": _always(TIMEOUT_MSG),
-    "checkinterval": _set("checkinterval", _pos("invalid check interval value")),
+    "checkinterval": _set("checkinterval", _seconds("invalid check interval value")),
     "checkcount": _checkcount,
-    "failurecount": _set("failurecount", _pos("invalid failure count value")),
+    "failurecount": _set("failurecount", _count("invalid failure count value")),
     "fallback": _fallback,
     "fallback6": _fallback,
     "fallbackcommand": _set("fallbackcommand",
@@ -176,7 +180,8 @@ GLOBAL_HANDLERS: Final[dict[str, GlobalHandler]] = {
     "readdquiescent": _yes_no("readdquiescent"),
     "emailalert": _set("emailalert", cv.email_addresses),
     "emailalertfreq": _set("emailalertfreq",
-                           lambda v: cv.leading_number(v, "invalid email alert frequency")),
+                           lambda v: cv.whole(cv.without_note(v),
+                                              "invalid email alert frequency")),
     "emailalertstatus": _set("emailalertstatus", cv.email_alert_status),
     "emailalertfrom": _set("emailalertfrom",
                            lambda v: cv.nonempty(v, "no email from address specified")),

@@ -63,9 +63,9 @@ class VirtualDraft:
     service_line: int = 0
     checkcommand: str = "/bin/true"
     checkport: int | None = None
-    checktimeout: int | None = None
-    negotiatetimeout: int | None = None
-    checkinterval: int | None = None
+    checktimeout: float | None = None
+    negotiatetimeout: float | None = None
+    checkinterval: float | None = None
     checkcount: int | None = None
     failurecount: int | None = None
     request: str = "/"
@@ -247,6 +247,8 @@ def _monitorfile(d: VirtualDraft, line: Line, ctx: SectionContext) -> None:
 
 
 def _checkport(d: VirtualDraft, line: Line, ctx: SectionContext) -> None:
+    if not cv.is_whole(line.value):
+        cv.whole(line.value, "invalid port", 1, 65535)  # raises, saying what is allowed
     port = cv.first_number(line.value, "invalid port")
     if not 0 < port < 65536:
         raise Invalid("checkport must be in range 1..65535")
@@ -286,7 +288,7 @@ def _set(attr: str, conv: Callable[[str], object]) -> Callable[
 
 
 def _deprecated_checkcount(d: VirtualDraft, line: Line, ctx: SectionContext) -> None:
-    d.checkcount = cv.first_number(line.value, "invalid check count", positive=True)
+    d.checkcount = cv.count(line.value, "invalid check count")
     ctx.warn("checkcount option is deprecated and slated for removal.  "
              "please see 'failurecount'")
 
@@ -298,8 +300,22 @@ def _connecttimeout(d: VirtualDraft, line: Line, ctx: SectionContext) -> None:
 Handler = Callable[[VirtualDraft, Line, SectionContext], None]
 
 
-def _pos(msg: str) -> Callable[[str], int]:
-    return lambda v: cv.first_number(v, msg, positive=True)
+def _seconds(msg: str) -> Callable[[str], float]:
+    return lambda v: cv.seconds(v, msg)
+
+
+def _count(msg: str) -> Callable[[str], int]:
+    return lambda v: cv.count(v, msg)
+
+
+# ipvsadm's limit for -p (MAX_TIMEOUT, 31 days); it refuses 0 too.
+MAX_PERSISTENT: Final = 86400 * 31
+
+
+def _persistent(v: str) -> int:
+    return cv.whole(v, "invalid persistent timeout", 1, MAX_PERSISTENT,
+                    out_of_range=f"1 to {MAX_PERSISTENT} seconds: ipvsadm refuses 0 and more "
+                    "than 31 days")
 
 
 def _quoted(name: str, msg: str) -> Callable[[str], str]:
@@ -314,12 +330,12 @@ SECTION_HANDLERS: Final[dict[str, Handler]] = {
     "checktype": _checktype,
     "checkcommand": _set("checkcommand", lambda v: cv.nonempty(
         cv.optionally_quoted(v), "invalid check command")),
-    "checktimeout": _set("checktimeout", _pos("invalid check timeout")),
+    "checktimeout": _set("checktimeout", _seconds("invalid check timeout")),
     "connecttimeout": _connecttimeout,
-    "negotiatetimeout": _set("negotiatetimeout", _pos("invalid negotiate timeout")),
+    "negotiatetimeout": _set("negotiatetimeout", _seconds("invalid negotiate timeout")),
     "checkcount": _deprecated_checkcount,
-    "failurecount": _set("failurecount", _pos("invalid failure count")),
-    "checkinterval": _set("checkinterval", _pos("invalid checkinterval")),
+    "failurecount": _set("failurecount", _count("invalid failure count")),
+    "checkinterval": _set("checkinterval", _seconds("invalid checkinterval")),
     "checkport": _checkport,
     "login": _set("login", _quoted("login", "invalid login string")),
     "passwd": _set("passwd", _quoted("passwd", "invalid password")),
@@ -327,7 +343,7 @@ SECTION_HANDLERS: Final[dict[str, Handler]] = {
     "secret": _set("secret", _quoted("secret", "invalid secret")),
     "load": _load,
     "scheduler": _scheduler,
-    "persistent": _set("persistent", lambda v: cv.first_number(v, "invalid persistent timeout")),
+    "persistent": _set("persistent", _persistent),
     "netmask": _netmask,
     "schedflags": _schedflags,
     "protocol": _protocol,
@@ -341,7 +357,7 @@ SECTION_HANDLERS: Final[dict[str, Handler]] = {
         cv.optionally_quoted(v), "invalid fallback command")),
     "quiescent": _set("quiescent", lambda v: cv.yes_no("quiescent", v)),
     "emailalert": _set("emailalert", cv.email_addresses),
-    "emailalertfreq": _set("emailalertfreq", lambda v: cv.leading_number(
+    "emailalertfreq": _set("emailalertfreq", lambda v: cv.whole(
         v, "invalid email alert frequency")),
     "emailalertstatus": _set("emailalertstatus", cv.email_alert_status),
     "monitorfile": _monitorfile,

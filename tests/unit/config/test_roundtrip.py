@@ -62,7 +62,7 @@ options = st.fixed_dictionaries({}, optional={
     "failurecount": st.integers(1, 99),
     "quiescent": st.booleans(),
     "scheduler": st.sampled_from(["rr", "wrr", "lc", "wlc", "sh", "mh"]),
-    "persistent": st.integers(0, 100_000),
+    "persistent": st.integers(1, 100_000),  # ipvsadm refuses 0
     "request": word,
     "receive": st.text(alphabet="abcXYZ019 ", min_size=1, max_size=10),
     "login": word,
