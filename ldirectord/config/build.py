@@ -37,9 +37,12 @@ from ldirectord.config.model import (
     VirtualService,
 )
 from ldirectord.config.reals import (
+    MAX_REALS,
+    expand_real,
+    real_addresses,
+    real_port,
     resolve_fallback_host,
     resolve_fallback_port,
-    resolve_real,
 )
 from ldirectord.config.resolve import System, resolve_port
 from ldirectord.config.virtual import (
@@ -69,6 +72,7 @@ class _Builder:
         self.warnings: list[ConfigMessage] = []
         self.g = Globals()
         self.drafts: list[VirtualDraft] = []
+        self.real_total = 0  # real servers the file defines so far (MAX_REALS)
 
     def error(self, line: int, msg: str) -> None:
         self.errors.append(ConfigMessage(self.path, line, msg))
@@ -266,8 +270,19 @@ class _Builder:
         reals: list[RealServer] = []
         for spec, lineno, label in d.reals:
             try:
-                reals.extend(resolve_real(spec, self.system, d.ipv6,
-                                          SourcePos(self.path, lineno)))
+                addresses = real_addresses(spec, self.system, d.ipv6)
+                rport = real_port(spec, self.system)
+                before, self.real_total = self.real_total, self.real_total + len(addresses)
+                if self.real_total > MAX_REALS:
+                    if before <= MAX_REALS:  # said once, on the line that passes the limit
+                        self.error(lineno, f"{label}: too many real servers: this line "
+                                   f"brings the file to {self.real_total} (a range counts "
+                                   "each of its addresses); a file may define at most "
+                                   f"{MAX_REALS}")
+                    ok = False
+                    continue
+                reals.extend(expand_real(spec, addresses, rport, d.ipv6,
+                                         SourcePos(self.path, lineno)))
             except Invalid as exc:
                 self.error(lineno, f"{label}: {exc}")
                 ok = False
