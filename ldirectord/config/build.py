@@ -15,6 +15,7 @@ import os
 from typing import Final, TypeVar
 
 from ldirectord.config import convert as cv
+from ldirectord.config import kernel
 from ldirectord.config.addresses import ambiguous_message
 from ldirectord.config.convert import Invalid
 from ldirectord.config.global_directives import (
@@ -139,13 +140,14 @@ class _Builder:
         label = cv.label(line.text)
         key = line.key
         handler = SECTION_HANDLERS.get(key) if key else None
-        if handler is None:
+        if key is None or handler is None:
             self.error(line.lineno, f"{label}: {self.unknown_in_section(key)}")
             return
         ctx = SectionContext(self.hostname, lambda m: self.warn(line.lineno, f"{label}: {m}"),
                              self.system.appendable)
         try:
             handler(draft, line, ctx)
+            draft.lines[key] = (line.lineno, label)
         except Invalid as exc:
             hint = ""
             if line.had_hash and line.text.count('"') % 2:
@@ -225,7 +227,7 @@ class _Builder:
             else:
                 seen[key] = draft.line
         vs = self.finish_virtual(draft, address, port)
-        return vs if ok else None
+        return vs if ok and vs is not None and self.kernel_accepts(draft, vs) else None
 
     def resolve_header(self, d: VirtualDraft) -> tuple[bool, str | None, int]:
         """(ok, address, port) of the virtual; errors reported here."""
@@ -293,6 +295,28 @@ class _Builder:
         if not ok or not d.ok or isinstance(fallback, bool):
             return None
         return self.virtual_service(d, address, port, service, tuple(reals), fallback)
+
+    def kernel_accepts(self, d: VirtualDraft, vs: VirtualService) -> bool:
+        """Report what the kernel is known to refuse in `vs`, on the line that says it."""
+        errors: list[tuple[int, str, str]] = []
+        if vs.schedflags is not None and (
+                msg := kernel.schedflags_error(vs.scheduler, vs.schedflags)):
+            errors.append((*d.lines.get("schedflags", (d.line, d.label)), msg))
+        elif msg := kernel.service_error(vs):
+            errors.append((d.line, d.label, msg))
+        first_of_line: dict[int, RealServer] = {}
+        for real in vs.reals:
+            first_of_line.setdefault(real.where.line, real)
+        labels = {lineno: label for _, lineno, label in d.reals}
+        for lineno, real in first_of_line.items():
+            if msg := kernel.real_error(vs, real):
+                errors.append((lineno, labels.get(lineno, d.label), msg))
+        if vs.fallback is not None and (msg := kernel.fallback_error(vs, vs.fallback)):
+            line, label = d.lines.get("fallback", d.lines.get("fallback6", (d.line, d.label)))
+            errors.append((line, label, msg))
+        for line, label, msg in errors:
+            self.error(line, f"{label}: {msg}")
+        return not errors
 
     def virtual_fallback(self, d: VirtualDraft, port: int) -> Fallback | bool | None:
         """The resolved fallback; False when it could not be resolved (error reported)."""

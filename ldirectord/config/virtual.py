@@ -16,6 +16,7 @@ from typing import Final
 from ldirectord.config import convert as cv
 from ldirectord.config.addresses import ambiguous_message
 from ldirectord.config.convert import Invalid
+from ldirectord.config.kernel import scheduler_error
 from ldirectord.config.lexer import Line
 from ldirectord.config.model import (
     CheckType,
@@ -93,6 +94,7 @@ class VirtualDraft:
     servicename: str | None = None
     comment: str | None = None
     reals: list[tuple[RealSpec, int, str]] = field(default_factory=list)
+    lines: dict[str, tuple[int, str]] = field(default_factory=dict)  # directive -> (line, label)
 
 
 def parse_header(lineno: int, key: str, value: str, label: str) -> tuple[VirtualDraft, str]:
@@ -229,6 +231,8 @@ def _netmask(d: VirtualDraft, line: Line, ctx: SectionContext) -> None:
 def _scheduler(d: VirtualDraft, line: Line, ctx: SectionContext) -> None:
     if not _SCHEDULER.fullmatch(line.value):
         raise Invalid("invalid scheduler, should be only lowercase letters (a-z)")
+    if (error := scheduler_error(line.value)) is not None:
+        raise Invalid(error)
     d.scheduler = line.value
 
 
