@@ -141,6 +141,13 @@ def optionally_quoted(value: str) -> str:
     return m.group(1) if m else value
 
 
+def shell_command(value: str, message: str) -> str:
+    """A command for `/bin/sh -c`: quotes around the whole value are removed (as the shell
+    would remove them), quotes inside it are left to the shell; must not be empty."""
+    m = re.fullmatch(r'"([^"]*)"', value)
+    return nonempty(m.group(1) if m else value, message)
+
+
 def nonempty(value: str, message: str) -> str:
     if not value:
         raise Invalid(message)

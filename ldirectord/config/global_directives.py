@@ -169,7 +169,7 @@ GLOBAL_HANDLERS: Final[dict[str, GlobalHandler]] = {
     "fallback": _fallback,
     "fallback6": _fallback,
     "fallbackcommand": _set("fallbackcommand",
-                            lambda v: cv.nonempty(v, "invalid fallback command")),
+                            lambda v: cv.shell_command(v, "invalid fallback command")),
     "autoreload": _yes_no("autoreload"),
     "callback": _callback,
     "logfile": _logfile,

@@ -357,8 +357,8 @@ SECTION_HANDLERS: Final[dict[str, Handler]] = {
     "virtualhost": _virtualhost,
     "fallback": _fallback,
     "fallback6": _fallback,
-    "fallbackcommand": _set("fallbackcommand", lambda v: cv.nonempty(
-        cv.optionally_quoted(v), "invalid fallback command")),
+    "fallbackcommand": _set("fallbackcommand",
+                            lambda v: cv.shell_command(v, "invalid fallback command")),
     "quiescent": _set("quiescent", lambda v: cv.yes_no("quiescent", v)),
     "emailalert": _set("emailalert", cv.email_addresses),
     "emailalertfreq": _set("emailalertfreq", lambda v: cv.whole(
