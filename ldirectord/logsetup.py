@@ -9,6 +9,9 @@ Destinations (SPEC Part B §5.3):
     logfile="local0" syslog, ident ldirectord, pid   <message> at priority info
 
 The file is opened, appended to and closed for every line, so logrotate needs no signal.
+Control characters in a record (ESC, CR, NUL, DEL, C1, Unicode line and format
+separators: text from a config file or a server) are shown escaped, `\x1b`, `\u2028`, so
+they cannot forge a line or drive a terminal; TAB, LF and ordinary text are unchanged.
 A line that cannot be written to its file goes to stderr (which is /dev/null for a daemon).
 Everything is logged through the stdlib logger named "ldirectord"; `configure` swaps the
 one handler, so a reload that changes `logfile` takes effect at once and a failed reload
@@ -20,8 +23,10 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import re
 import sys
 import time
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 from typing import TextIO
@@ -59,6 +64,51 @@ def dest_for(logfile: str, cfgname: str, *, debug: bool, supervised: bool) -> Lo
     if logfile.startswith("/"):
         return LogDest(LogMode.FILE, logfile, cfgname)
     return LogDest(LogMode.SYSLOG, logfile, cfgname)
+
+
+_ASCII_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Cc: C0/C1 controls and DEL; Cf: format (bidi overrides, zero-width, BOM, tags);
+# Zl/Zp: U+2028/U+2029; Cs: lone surrogates.
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def _is_control(ch: str) -> bool:
+    return ch not in "\t\n" and unicodedata.category(ch) in _ESCAPED_CATEGORIES
+
+
+def escape_controls(text: str) -> str:
+    """`text` with control characters escaped (see the module doc); the same object when
+    there is none, so ordinary text stays byte-identical."""
+    if text.isascii():
+        if _ASCII_CONTROLS.search(text) is None:
+            return text
+        return _ASCII_CONTROLS.sub(lambda m: _escape(m.group()), text)
+    if not any(_is_control(ch) for ch in text):
+        return text
+    return "".join(_escape(ch) if _is_control(ch) else ch for ch in text)
+
+
+class EscapeControls(logging.Filter):
+    """Escapes control characters in every record a handler of ours writes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            msg = record.getMessage()
+        except Exception:  # a bad format: leave it to the handler's error path
+            return True
+        safe = escape_controls(msg)
+        if safe is not msg:
+            record.msg, record.args = safe, None
+        return True
 
 
 def ctime(when: float | None = None) -> str:
@@ -140,6 +190,12 @@ def _syslog_handler(facility: str) -> logging.Handler:
 
 
 def make_handler(dest: LogDest) -> logging.Handler:
+    handler = _make_handler(dest)
+    handler.addFilter(EscapeControls())
+    return handler
+
+
+def _make_handler(dest: LogDest) -> logging.Handler:
     match dest.mode:
         case LogMode.DEBUG:
             return _StreamHandler("stderr", stamped=False)

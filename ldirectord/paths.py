@@ -35,6 +35,21 @@ def resolve_config(arg: str, dirs: Sequence[str] = CONFIG_DIRS) -> str | None:
     return None
 
 
+def not_found_message(arg: str, dirs: Sequence[str] = CONFIG_DIRS) -> str:
+    """`Config file <arg> not found`, naming the paths searched when there were several."""
+    searched: list[str] = []
+    for candidate in config_candidates(arg, dirs):
+        try:
+            path = os.path.abspath(candidate)
+        except ValueError:  # a NUL in the argument
+            path = candidate
+        if path not in searched:
+            searched.append(path)
+    if len(searched) < 2:
+        return f"Config file {arg} not found"
+    return f"Config file {arg} not found (searched {', '.join(searched)})"
+
+
 def instance_name(args: Sequence[str]) -> str:
     """CFGNAME: with `<config> <action>` the config's last path component as typed,
     with only `<action>` the literal `ldirectord`."""

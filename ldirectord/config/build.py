@@ -15,6 +15,8 @@ import os
 from typing import Final, TypeVar
 
 from ldirectord.config import convert as cv
+from ldirectord.config import kernel
+from ldirectord.config.addresses import ambiguous_message
 from ldirectord.config.convert import Invalid
 from ldirectord.config.global_directives import (
     GLOBAL_HANDLERS,
@@ -36,9 +38,12 @@ from ldirectord.config.model import (
     VirtualService,
 )
 from ldirectord.config.reals import (
+    MAX_REALS,
+    expand_real,
+    real_addresses,
+    real_port,
     resolve_fallback_host,
     resolve_fallback_port,
-    resolve_real,
 )
 from ldirectord.config.resolve import System, resolve_port
 from ldirectord.config.virtual import (
@@ -48,6 +53,7 @@ from ldirectord.config.virtual import (
     parse_header,
 )
 from ldirectord.errors import ConfigError
+from ldirectord.logsetup import log
 
 DEFAULT_CHECKTIMEOUT: Final = 5
 DEFAULT_NEGOTIATETIMEOUT: Final = 30
@@ -67,12 +73,18 @@ class _Builder:
         self.warnings: list[ConfigMessage] = []
         self.g = Globals()
         self.drafts: list[VirtualDraft] = []
+        self.real_total = 0  # real servers the file defines so far (MAX_REALS)
 
     def error(self, line: int, msg: str) -> None:
         self.errors.append(ConfigMessage(self.path, line, msg))
 
     def warn(self, line: int, msg: str) -> None:
         self.warnings.append(ConfigMessage(self.path, line, msg))
+
+    def internal(self, line: int, label: str, exc: Exception) -> None:
+        """A bug of ours while handling `line`: a line-numbered error, never a crash."""
+        log.debug("internal error reading %s:%d", self.path, line, exc_info=exc)
+        self.error(line, f"{label}: {internal_error(exc, 'line')}")
 
     # -- reading -------------------------------------------------------------------
 
@@ -115,6 +127,9 @@ class _Builder:
         except Invalid as exc:
             self.error(line.lineno, f"{label}: {exc}")
             draft = VirtualDraft(line.lineno, label, line.key == "virtual6", ok=False)
+        except Exception as exc:  # a bug of ours: this section is not built
+            self.internal(line.lineno, label, exc)
+            draft = VirtualDraft(line.lineno, label, line.key == "virtual6", ok=False)
         else:
             if warning:
                 self.warn(line.lineno, f"{label}: {warning}")
@@ -125,13 +140,14 @@ class _Builder:
         label = cv.label(line.text)
         key = line.key
         handler = SECTION_HANDLERS.get(key) if key else None
-        if handler is None:
+        if key is None or handler is None:
             self.error(line.lineno, f"{label}: {self.unknown_in_section(key)}")
             return
         ctx = SectionContext(self.hostname, lambda m: self.warn(line.lineno, f"{label}: {m}"),
                              self.system.appendable)
         try:
             handler(draft, line, ctx)
+            draft.lines[key] = (line.lineno, label)
         except Invalid as exc:
             hint = ""
             if line.had_hash and line.text.count('"') % 2:
@@ -139,6 +155,9 @@ class _Builder:
                 hint = ("; note: '#' starts a comment inside a virtual section, so it "
                         "cannot be part of a value")
             self.error(line.lineno, f"{label}: {exc}{hint}")
+        except Exception as exc:
+            self.internal(line.lineno, label, exc)
+            draft.ok = False
 
     def unknown_in_section(self, key: str | None) -> str:
         if key is None:
@@ -173,6 +192,8 @@ class _Builder:
             if line.had_hash and "#" not in str(exc):
                 hint = "; note: a '#' after a global directive is not a comment"
             self.error(line.lineno, f"{label}: {exc}{hint}")
+        except Exception as exc:
+            self.internal(line.lineno, label, exc)
         else:
             if line.had_hash:
                 self.warn(line.lineno, f"{label}: '#' after a global directive is part of "
@@ -184,19 +205,29 @@ class _Builder:
         virtuals: list[VirtualService] = []
         seen: dict[tuple[object, ...], int] = {}
         for draft in self.drafts:
-            ok, address, port = self.resolve_header(draft)
-            if ok:
-                key = (draft.protocol, draft.ipv6, address, port, draft.fwmark)
-                if key in seen:
-                    self.error(draft.line, f"{draft.label}: duplicate virtual server "
-                               f"(same as line {seen[key]})")
-                    ok = False
-                else:
-                    seen[key] = draft.line
-            vs = self.finish_virtual(draft, address, port)
-            if ok and vs is not None:
+            try:
+                vs = self.finish_draft(draft, seen)
+            except Exception as exc:
+                self.internal(draft.line, draft.label, exc)
+                continue
+            if vs is not None:
                 virtuals.append(vs)
         return tuple(virtuals)
+
+    def finish_draft(self, draft: VirtualDraft, seen: dict[tuple[object, ...], int]
+                     ) -> VirtualService | None:
+        """The finished virtual, or None when it is wrong (errors reported)."""
+        ok, address, port = self.resolve_header(draft)
+        if ok:
+            key = (draft.protocol, draft.ipv6, address, port, draft.fwmark)
+            if key in seen:
+                self.error(draft.line, f"{draft.label}: duplicate virtual server "
+                           f"(same as line {seen[key]})")
+                ok = False
+            else:
+                seen[key] = draft.line
+        vs = self.finish_virtual(draft, address, port)
+        return vs if ok and vs is not None and self.kernel_accepts(draft, vs) else None
 
     def resolve_header(self, d: VirtualDraft) -> tuple[bool, str | None, int]:
         """(ok, address, port) of the virtual; errors reported here."""
@@ -204,8 +235,12 @@ class _Builder:
             return d.ok, None, 0
         assert d.host is not None
         ok = True
-        address = self.system.host(d.host, d.ipv6)
-        if address is None:
+        ambiguous = ambiguous_message(d.host)
+        address = None if ambiguous else self.system.host(d.host, d.ipv6)
+        if ambiguous:
+            self.error(d.line, f"{d.label}: invalid address for virtual service: {ambiguous}")
+            ok = False
+        elif address is None:
             self.error(d.line, f"{d.label}: invalid address for virtual service: "
                        f"{d.host} is not an IPv{6 if d.ipv6 else 4} address or "
                        "resolvable host name")
@@ -237,15 +272,51 @@ class _Builder:
         reals: list[RealServer] = []
         for spec, lineno, label in d.reals:
             try:
-                reals.extend(resolve_real(spec, self.system, d.ipv6,
-                                          SourcePos(self.path, lineno)))
+                addresses = real_addresses(spec, self.system, d.ipv6)
+                rport = real_port(spec, self.system)
+                before, self.real_total = self.real_total, self.real_total + len(addresses)
+                if self.real_total > MAX_REALS:
+                    if before <= MAX_REALS:  # said once, on the line that passes the limit
+                        self.error(lineno, f"{label}: too many real servers: this line "
+                                   f"brings the file to {self.real_total} (a range counts "
+                                   "each of its addresses); a file may define at most "
+                                   f"{MAX_REALS}")
+                    ok = False
+                    continue
+                reals.extend(expand_real(spec, addresses, rport, d.ipv6,
+                                         SourcePos(self.path, lineno)))
             except Invalid as exc:
                 self.error(lineno, f"{label}: {exc}")
+                ok = False
+            except Exception as exc:
+                self.internal(lineno, label, exc)
                 ok = False
         fallback = self.virtual_fallback(d, port)
         if not ok or not d.ok or isinstance(fallback, bool):
             return None
         return self.virtual_service(d, address, port, service, tuple(reals), fallback)
+
+    def kernel_accepts(self, d: VirtualDraft, vs: VirtualService) -> bool:
+        """Report what the kernel is known to refuse in `vs`, on the line that says it."""
+        errors: list[tuple[int, str, str]] = []
+        if vs.schedflags is not None and (
+                msg := kernel.schedflags_error(vs.scheduler, vs.schedflags)):
+            errors.append((*d.lines.get("schedflags", (d.line, d.label)), msg))
+        elif msg := kernel.service_error(vs):
+            errors.append((d.line, d.label, msg))
+        first_of_line: dict[int, RealServer] = {}
+        for real in vs.reals:
+            first_of_line.setdefault(real.where.line, real)
+        labels = {lineno: label for _, lineno, label in d.reals}
+        for lineno, real in first_of_line.items():
+            if msg := kernel.real_error(vs, real):
+                errors.append((lineno, labels.get(lineno, d.label), msg))
+        if vs.fallback is not None and (msg := kernel.fallback_error(vs, vs.fallback)):
+            line, label = d.lines.get("fallback", d.lines.get("fallback6", (d.line, d.label)))
+            errors.append((line, label, msg))
+        for line, label, msg in errors:
+            self.error(line, f"{label}: {msg}")
+        return not errors
 
     def virtual_fallback(self, d: VirtualDraft, port: int) -> Fallback | bool | None:
         """The resolved fallback; False when it could not be resolved (error reported)."""
@@ -256,6 +327,9 @@ class _Builder:
                 fport = resolve_fallback_port(spec, self.system, d.protocol, port)
             except Invalid as exc:
                 self.error(lineno, f"{label}: {exc}")
+                return False
+            except Exception as exc:
+                self.internal(lineno, label, exc)
                 return False
             return Fallback(host, fport, spec.forwarding, d.ipv6, SourcePos(self.path, lineno))
         glob = self.g.fallback6 if d.ipv6 else self.g.fallback
@@ -347,12 +421,26 @@ def _unknown(key: str) -> str:
     return f'unknown directive "{key}"'
 
 
+def internal_error(exc: BaseException, where: str) -> str:
+    """The text of an error that is a bug of ours (`where` is "line" or "file")."""
+    return (f"internal error while reading this {where}: {type(exc).__name__}: {exc} "
+            "(please report this)")
+
+
 def build(data: bytes, path: str, *, hostname: str, system: System) -> Config:
-    """Parse `data` (the file's bytes); raises ConfigError with every problem found."""
+    """Parse `data` (the file's bytes); raises ConfigError with every problem found.
+
+    Nothing else escapes: a bug of ours is reported as an error of the line being read
+    (or of the file, when no line is), so a reload fails cleanly instead of crashing.
+    """
     builder = _Builder(path, hostname, system)
-    builder.read(data)
-    virtuals = builder.finish()
-    if builder.errors:
-        raise ConfigError(sorted(builder.errors, key=lambda m: m.line),
-                          sorted(builder.warnings, key=lambda m: m.line))
-    return builder.config(virtuals)
+    try:
+        builder.read(data)
+        virtuals = builder.finish()
+        if not builder.errors:
+            return builder.config(virtuals)
+    except Exception as exc:
+        log.debug("internal error reading %s", path, exc_info=exc)
+        builder.error(0, internal_error(exc, "file"))
+    raise ConfigError(sorted(builder.errors, key=lambda m: m.line),
+                      sorted(builder.warnings, key=lambda m: m.line))

@@ -14,7 +14,7 @@ import sys
 from ldirectord.config import load
 from ldirectord.config.model import CheckType, Config, ConfigMessage, VirtualService
 from ldirectord.errors import ConfigError
-from ldirectord.paths import resolve_config
+from ldirectord.paths import not_found_message, resolve_config
 
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
@@ -72,7 +72,7 @@ def format_message(msg: ConfigMessage, path: str, warning: bool) -> str:
 def run_test(arg: str) -> int:
     resolved = resolve_config(arg)
     if resolved is None:
-        print(f"Config file {arg} not found", file=sys.stderr)
+        print(not_found_message(arg), file=sys.stderr)
         return EXIT_NOT_FOUND
     path = display_path(arg, resolved)
     try:

@@ -12,6 +12,7 @@ from ldirectord.config.lexer import Line
 from ldirectord.config.model import ALL_DAEMON_STATES, DaemonState, Protocol, SourcePos
 from ldirectord.config.reals import FallbackSpec, parse_fallback, resolve_fallback_host
 from ldirectord.config.resolve import System, resolve_port
+from ldirectord.config.smtp import smtp_server
 
 SYSLOG_FACILITIES: Final = frozenset({
     "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog",
@@ -35,9 +36,9 @@ class GlobalFallback:
 class Globals:
     """Global values as read so far (the original's set_defaults first)."""
 
-    checktimeout: int | None = None
-    negotiatetimeout: int | None = None
-    checkinterval: int = 10
+    checktimeout: float | None = None
+    negotiatetimeout: float | None = None
+    checkinterval: float = 10.0
     checkcount: int = 1
     failurecount: int = 1
     fallback: GlobalFallback | None = None
@@ -76,8 +77,12 @@ def _set(attr: str, conv: Callable[[str], object]) -> GlobalHandler:
     return handler
 
 
-def _pos(msg: str) -> Callable[[str], int]:
-    return lambda v: cv.first_number(v, msg, positive=True)
+def _seconds(msg: str) -> Callable[[str], float]:
+    return lambda v: cv.seconds(cv.without_note(v), msg)
+
+
+def _count(msg: str) -> Callable[[str], int]:
+    return lambda v: cv.count(cv.without_note(v), msg)
 
 
 def _yes_no(name: str) -> GlobalHandler:
@@ -91,7 +96,7 @@ def _always(msg: str) -> GlobalHandler:
 
 
 def _checkcount(g: Globals, line: Line, ctx: GlobalContext) -> None:
-    g.checkcount = cv.first_number(line.value, "invalid check count value", positive=True)
+    g.checkcount = _count("invalid check count value")(line.value)
     ctx.warn("checkcount option is deprecated and slated for removal.  "
              "please see 'failurecount'")
 
@@ -153,18 +158,18 @@ def _maintenancedir(g: Globals, line: Line, ctx: GlobalContext) -> None:
 
 
 GLOBAL_HANDLERS: Final[dict[str, GlobalHandler]] = {
-    "checktimeout": _set("checktimeout", _pos("invalid check timeout value")),
-    "negotiatetimeout": _set("negotiatetimeout", _pos("invalid negotiate timeout value")),
+    "checktimeout": _set("checktimeout", _seconds("invalid check timeout value")),
+    "negotiatetimeout": _set("negotiatetimeout", _seconds("invalid negotiate timeout value")),
     "connecttimeout": _always("connecttimeout directive deprecated in favour of "
                               "negotiatetimeout"),
     "timeout": _always(TIMEOUT_MSG),
-    "checkinterval": _set("checkinterval", _pos("invalid check interval value")),
+    "checkinterval": _set("checkinterval", _seconds("invalid check interval value")),
     "checkcount": _checkcount,
-    "failurecount": _set("failurecount", _pos("invalid failure count value")),
+    "failurecount": _set("failurecount", _count("invalid failure count value")),
     "fallback": _fallback,
     "fallback6": _fallback,
     "fallbackcommand": _set("fallbackcommand",
-                            lambda v: cv.nonempty(v, "invalid fallback command")),
+                            lambda v: cv.shell_command(v, "invalid fallback command")),
     "autoreload": _yes_no("autoreload"),
     "callback": _callback,
     "logfile": _logfile,
@@ -175,11 +180,12 @@ GLOBAL_HANDLERS: Final[dict[str, GlobalHandler]] = {
     "readdquiescent": _yes_no("readdquiescent"),
     "emailalert": _set("emailalert", cv.email_addresses),
     "emailalertfreq": _set("emailalertfreq",
-                           lambda v: cv.leading_number(v, "invalid email alert frequency")),
+                           lambda v: cv.whole(cv.without_note(v),
+                                              "invalid email alert frequency")),
     "emailalertstatus": _set("emailalertstatus", cv.email_alert_status),
     "emailalertfrom": _set("emailalertfrom",
                            lambda v: cv.nonempty(v, "no email from address specified")),
     "cleanstop": _yes_no("cleanstop"),
-    "smtp": _set("smtp", cv.smtp_host),
+    "smtp": _set("smtp", smtp_server),
     "maintenancedir": _maintenancedir,
 }

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ldirectord.logsetup import escape_controls
+
 
 class Service(StrEnum):
     """The `service=` values the original accepts."""
@@ -235,6 +237,11 @@ class ConfigMessage:
     path: str
     line: int
     message: str
+
+    def __post_init__(self) -> None:
+        # Text from the file (and its name) is shown with its control characters escaped.
+        object.__setattr__(self, "path", escape_controls(self.path))
+        object.__setattr__(self, "message", escape_controls(self.message))
 
     def __str__(self) -> str:
         if self.line:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
+from ldirectord.config.addresses import ambiguous_message
 from ldirectord.config.convert import Invalid
 from ldirectord.config.model import Forwarding, Protocol, RealServer, SourcePos
 from ldirectord.config.resolve import System, resolve_port
@@ -36,6 +38,9 @@ _HOSTPORT = re.compile(
 )
 FORWARDINGS: Final = {f.value: f for f in Forwarding}
 MAX_RANGE: Final = 65536
+# Real servers one file may define in all (ranges count each address): far above any real
+# deployment, and small enough that a reload stays quick and small.
+MAX_REALS: Final = 100_000
 MAX_WEIGHT: Final = 65535
 MAX_THRESHOLD: Final = 2**31 - 1
 
@@ -99,6 +104,10 @@ def parse_real(value: str) -> RealSpec:
         raise Invalid("invalid address for real server (wrong format)")
     octets = None
     if m.group("net"):
+        for end in ("lo", "hi"):
+            text = f"{m.group('net')}.{m.group(end)}"
+            if (ambiguous := ambiguous_message(text)) is not None:
+                raise Invalid(f"invalid address ({text}) for real server: {ambiguous}")
         lo, hi = (_small_int(m.group(k), "address octet", 255) for k in ("lo", "hi"))
         octets = (m.group("net"), lo, hi)
     fwd = _FORWARD.fullmatch(rest)
@@ -138,6 +147,8 @@ def _host(system: System, name: str, ipv6: bool, what: str) -> str:
     bare = _strip_brackets(name)
     if not ipv6 and name.startswith("["):
         raise Invalid(f"invalid address ({name}) for {what}: an IPv6 address needs real6=")
+    if (ambiguous := ambiguous_message(bare)) is not None:
+        raise Invalid(f"invalid address ({name}) for {what}: {ambiguous}")
     addr = system.host(bare, ipv6)
     if addr is None:
         family = "IPv6" if ipv6 else "IPv4"
@@ -146,17 +157,37 @@ def _host(system: System, name: str, ipv6: bool, what: str) -> str:
     return addr
 
 
-def _addresses(spec: RealSpec, system: System, ipv6: bool) -> list[str]:
+class Addresses:
+    """The addresses of one real line, counted without being listed (`len` is cheap)."""
+
+    __slots__ = ("_count", "_first", "_single")
+
+    def __init__(self, first: int, count: int, single: str | None = None) -> None:
+        self._first, self._count, self._single = first, count, single
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[str]:
+        if self._single is not None:
+            yield self._single
+            return
+        for i in range(self._first, self._first + self._count):
+            yield str(ipaddress.IPv4Address(i))
+
+
+def real_addresses(spec: RealSpec, system: System, ipv6: bool) -> Addresses:
+    """The (possibly ranged) addresses of `spec`, resolved but not expanded."""
     if spec.octet_range is not None:
         net, lo, hi = spec.octet_range
-        first, last = f"{net}.{lo}", f"{net}.{hi}"
         if ipv6:
             raise Invalid("Address range for IPv6 is not supported yet")
-        _host(system, first, False, "real server")
+        first = _host(system, f"{net}.{lo}", False, "real server")
+        last = _host(system, f"{net}.{hi}", False, "real server (end of range)")
     else:
         first = _host(system, spec.first, ipv6, "real server")
         if spec.last is None:
-            return [first]
+            return Addresses(0, 1, first)
         last = _host(system, spec.last, ipv6, "real server (end of range)")
         if ipv6:
             raise Invalid("Address range for IPv6 is not supported yet")
@@ -166,19 +197,21 @@ def _addresses(spec: RealSpec, system: System, ipv6: bool) -> list[str]:
                       "greater than the last")
     if b - a >= MAX_RANGE:
         raise Invalid(f"range {first}-{last} has more than {MAX_RANGE} addresses")
-    return [str(ipaddress.IPv4Address(i)) for i in range(a, b + 1)]
+    return Addresses(a, b - a + 1)
 
 
-def resolve_real(spec: RealSpec, system: System, ipv6: bool, where: SourcePos
-                 ) -> list[RealServer]:
-    """One RealServer per address of the (possibly ranged) spec."""
-    addresses = _addresses(spec, system, ipv6)
-    port = 0
-    if spec.port is not None:
-        resolved = resolve_port(system, spec.port, None)
-        if resolved is None:
-            raise Invalid(f"invalid port ({spec.port}) for real server (could not resolve port)")
-        port = resolved
+def real_port(spec: RealSpec, system: System) -> int:
+    if spec.port is None:
+        return 0
+    resolved = resolve_port(system, spec.port, None)
+    if resolved is None:
+        raise Invalid(f"invalid port ({spec.port}) for real server (could not resolve port)")
+    return resolved
+
+
+def expand_real(spec: RealSpec, addresses: Addresses, port: int, ipv6: bool,
+                where: SourcePos) -> list[RealServer]:
+    """One RealServer per address (the caller has checked the count against MAX_REALS)."""
     return [
         RealServer(host=addr, port=port, forwarding=spec.forwarding, weight=spec.weight,
                    request=spec.request, receive=spec.receive,
@@ -215,6 +248,8 @@ def parse_fallback(value: str) -> FallbackSpec:
 
 
 def resolve_fallback_host(spec: FallbackSpec, system: System, ipv6: bool) -> str:
+    if (ambiguous := ambiguous_message(_strip_brackets(spec.host))) is not None:
+        raise Invalid(f"invalid address ({spec.host}) for fallback server: {ambiguous}")
     addr = system.host(_strip_brackets(spec.host), ipv6)
     if addr is None:
         family = "IPv6" if ipv6 else "IPv4"

@@ -14,6 +14,7 @@ import re
 import socket
 from typing import Protocol
 
+from ldirectord.config.addresses import ambiguous_ipv4
 from ldirectord.config.model import Protocol as IpProtocol
 
 _MAX_NAME = 253
@@ -57,6 +58,10 @@ class RealSystem:
             return None
         if name.rstrip(".").lower().endswith(".invalid") or name.lower() == "invalid":
             return None  # RFC 6761: never resolves, so do not ask a name server
+        if ambiguous_ipv4(name) is not None or (not ipv6 and ":" in name):
+            # inet_aton's octal/hex/short forms (and, for IPv4, a mapped IPv6 text) would
+            # be read as another address: the callers report why (addresses.py).
+            return None
         family = socket.AF_INET6 if ipv6 else socket.AF_INET
         # Digits and dots are not a host name (no top-level domain is numeric): do not
         # send `10.0.0.300` to a name server.

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from ldirectord.config import convert as cv
+from ldirectord.config.addresses import ambiguous_message
 from ldirectord.config.convert import Invalid
+from ldirectord.config.kernel import scheduler_error
 from ldirectord.config.lexer import Line
 from ldirectord.config.model import (
     CheckType,
@@ -25,6 +27,7 @@ from ldirectord.config.model import (
 )
 from ldirectord.config.perlre import PerlRegexError, compile_perl_regex
 from ldirectord.config.reals import FallbackSpec, RealSpec, add_slash, parse_fallback, parse_real
+from ldirectord.config.smtp import smtp_server
 
 _V4_PORT = re.compile(r"(\d+\.\d+\.\d+\.\d+):([0-9A-Za-z_-]+)", re.ASCII)
 _HOST_PORT = re.compile(r"([0-9A-Za-z._+-]+):([0-9A-Za-z_-]+)", re.ASCII)
@@ -61,9 +64,9 @@ class VirtualDraft:
     service_line: int = 0
     checkcommand: str = "/bin/true"
     checkport: int | None = None
-    checktimeout: int | None = None
-    negotiatetimeout: int | None = None
-    checkinterval: int | None = None
+    checktimeout: float | None = None
+    negotiatetimeout: float | None = None
+    checkinterval: float | None = None
     checkcount: int | None = None
     failurecount: int | None = None
     request: str = "/"
@@ -91,6 +94,7 @@ class VirtualDraft:
     servicename: str | None = None
     comment: str | None = None
     reals: list[tuple[RealSpec, int, str]] = field(default_factory=list)
+    lines: dict[str, tuple[int, str]] = field(default_factory=dict)  # directive -> (line, label)
 
 
 def parse_header(lineno: int, key: str, value: str, label: str) -> tuple[VirtualDraft, str]:
@@ -214,6 +218,8 @@ def _netmask(d: VirtualDraft, line: Line, ctx: SectionContext) -> None:
         d.netmask = str(cv.plain_number(
             v, "invalid netmask: a prefix length between 1 and 128 is required", 1, 128))
         return
+    if v.count(".") == 3 and (ambiguous := ambiguous_message(v)) is not None:
+        raise Invalid(f"invalid netmask: {ambiguous}")
     try:
         if not re.fullmatch(r"\d+\.\d+\.\d+\.\d+", v, re.ASCII):
             raise ValueError(v)
@@ -225,6 +231,8 @@ def _netmask(d: VirtualDraft, line: Line, ctx: SectionContext) -> None:
 def _scheduler(d: VirtualDraft, line: Line, ctx: SectionContext) -> None:
     if not _SCHEDULER.fullmatch(line.value):
         raise Invalid("invalid scheduler, should be only lowercase letters (a-z)")
+    if (error := scheduler_error(line.value)) is not None:
+        raise Invalid(error)
     d.scheduler = line.value
 
 
@@ -243,6 +251,8 @@ def _monitorfile(d: VirtualDraft, line: Line, ctx: SectionContext) -> None:
 
 
 def _checkport(d: VirtualDraft, line: Line, ctx: SectionContext) -> None:
+    if not cv.is_whole(line.value):
+        cv.whole(line.value, "invalid port", 1, 65535)  # raises, saying what is allowed
     port = cv.first_number(line.value, "invalid port")
     if not 0 < port < 65536:
         raise Invalid("checkport must be in range 1..65535")
@@ -282,7 +292,7 @@ def _set(attr: str, conv: Callable[[str], object]) -> Callable[
 
 
 def _deprecated_checkcount(d: VirtualDraft, line: Line, ctx: SectionContext) -> None:
-    d.checkcount = cv.first_number(line.value, "invalid check count", positive=True)
+    d.checkcount = cv.count(line.value, "invalid check count")
     ctx.warn("checkcount option is deprecated and slated for removal.  "
              "please see 'failurecount'")
 
@@ -294,8 +304,22 @@ def _connecttimeout(d: VirtualDraft, line: Line, ctx: SectionContext) -> None:
 Handler = Callable[[VirtualDraft, Line, SectionContext], None]
 
 
-def _pos(msg: str) -> Callable[[str], int]:
-    return lambda v: cv.first_number(v, msg, positive=True)
+def _seconds(msg: str) -> Callable[[str], float]:
+    return lambda v: cv.seconds(v, msg)
+
+
+def _count(msg: str) -> Callable[[str], int]:
+    return lambda v: cv.count(v, msg)
+
+
+# ipvsadm's limit for -p (MAX_TIMEOUT, 31 days); it refuses 0 too.
+MAX_PERSISTENT: Final = 86400 * 31
+
+
+def _persistent(v: str) -> int:
+    return cv.whole(v, "invalid persistent timeout", 1, MAX_PERSISTENT,
+                    out_of_range=f"1 to {MAX_PERSISTENT} seconds: ipvsadm refuses 0 and more "
+                    "than 31 days")
 
 
 def _quoted(name: str, msg: str) -> Callable[[str], str]:
@@ -310,12 +334,12 @@ SECTION_HANDLERS: Final[dict[str, Handler]] = {
     "checktype": _checktype,
     "checkcommand": _set("checkcommand", lambda v: cv.nonempty(
         cv.optionally_quoted(v), "invalid check command")),
-    "checktimeout": _set("checktimeout", _pos("invalid check timeout")),
+    "checktimeout": _set("checktimeout", _seconds("invalid check timeout")),
     "connecttimeout": _connecttimeout,
-    "negotiatetimeout": _set("negotiatetimeout", _pos("invalid negotiate timeout")),
+    "negotiatetimeout": _set("negotiatetimeout", _seconds("invalid negotiate timeout")),
     "checkcount": _deprecated_checkcount,
-    "failurecount": _set("failurecount", _pos("invalid failure count")),
-    "checkinterval": _set("checkinterval", _pos("invalid checkinterval")),
+    "failurecount": _set("failurecount", _count("invalid failure count")),
+    "checkinterval": _set("checkinterval", _seconds("invalid checkinterval")),
     "checkport": _checkport,
     "login": _set("login", _quoted("login", "invalid login string")),
     "passwd": _set("passwd", _quoted("passwd", "invalid password")),
@@ -323,7 +347,7 @@ SECTION_HANDLERS: Final[dict[str, Handler]] = {
     "secret": _set("secret", _quoted("secret", "invalid secret")),
     "load": _load,
     "scheduler": _scheduler,
-    "persistent": _set("persistent", lambda v: cv.first_number(v, "invalid persistent timeout")),
+    "persistent": _set("persistent", _persistent),
     "netmask": _netmask,
     "schedflags": _schedflags,
     "protocol": _protocol,
@@ -333,16 +357,16 @@ SECTION_HANDLERS: Final[dict[str, Handler]] = {
     "virtualhost": _virtualhost,
     "fallback": _fallback,
     "fallback6": _fallback,
-    "fallbackcommand": _set("fallbackcommand", lambda v: cv.nonempty(
-        cv.optionally_quoted(v), "invalid fallback command")),
+    "fallbackcommand": _set("fallbackcommand",
+                            lambda v: cv.shell_command(v, "invalid fallback command")),
     "quiescent": _set("quiescent", lambda v: cv.yes_no("quiescent", v)),
     "emailalert": _set("emailalert", cv.email_addresses),
-    "emailalertfreq": _set("emailalertfreq", lambda v: cv.leading_number(
+    "emailalertfreq": _set("emailalertfreq", lambda v: cv.whole(
         v, "invalid email alert frequency")),
     "emailalertstatus": _set("emailalertstatus", cv.email_alert_status),
     "monitorfile": _monitorfile,
     "cleanstop": _set("cleanstop", lambda v: cv.yes_no("cleanstop", v)),
-    "smtp": _set("smtp", cv.smtp_host),
+    "smtp": _set("smtp", smtp_server),
     "servicename": _set("servicename", lambda v: cv.nonempty(v, "no service name specified")),
     "comment": _set("comment", lambda v: cv.nonempty(v, "no comment specified")),
 }

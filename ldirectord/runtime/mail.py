@@ -16,9 +16,10 @@ Each attempt logs `emailalert: <log line>` (no prefix, as the original); a failu
 `failed to send SMTP email message` (relay) or `failed to send email message` (local
 mailer), with the reason at debug level.
 
-Transport: with `smtp=<host>` the relay on port 25 (plain SMTP, no STARTTLS or AUTH, as the
-original), one RCPT per address of a comma-separated list (the original sends the whole
-list as one malformed RCPT). Without it, `/usr/sbin/sendmail -t -oi`, exec'd without a shell
+Transport: with `smtp=<host>` the relay on port 25, or on the port of `smtp=<host>:<port>`
+or `smtp=[<IPv6>]:<port>` (plain SMTP, no STARTTLS or AUTH, as the original), one RCPT
+per address of a comma-separated list (the original sends the whole list as one
+malformed RCPT). Without it, `/usr/sbin/sendmail -t -oi`, exec'd without a shell
 with the message on stdin. Both are bounded by `send_timeout`; a mailer that overruns is
 killed.
 
@@ -71,6 +72,7 @@ from email.message import EmailMessage
 import aiosmtplib
 
 from ldirectord.config.model import Config, DaemonState, VirtualService
+from ldirectord.config.smtp import smtp_address
 from ldirectord.engine import DestEvent, Reminder, service_key
 from ldirectord.ipvs.model import DestKey, ServiceKey
 from ldirectord.logsetup import ctime, log
@@ -422,12 +424,13 @@ class MailAlerts:
             log.info("%s", failed)
             log.debug("emailalert: %s", str(exc) or f"no answer within {self._send_timeout:g} s")
 
-    async def _send_smtp(self, host: str, msg: EmailMessage, rcpts: list[str]) -> None:
+    async def _send_smtp(self, smtp: str, msg: EmailMessage, rcpts: list[str]) -> None:
+        host, port = smtp_address(smtp)
         # local_hostname: aiosmtplib would otherwise ask socket.getfqdn(), a blocking lookup.
         errors, _ = await aiosmtplib.send(
             msg.as_bytes(policy=_WIRE), sender=self.sender, recipients=rcpts, hostname=host,
-            port=self._smtp_port, local_hostname=self.hostname, timeout=self._send_timeout,
-            use_tls=False, start_tls=False)
+            port=self._smtp_port if port is None else port, local_hostname=self.hostname,
+            timeout=self._send_timeout, use_tls=False, start_tls=False)
         for addr, reply in errors.items():  # the others got it: not a failure of the mail
             log.info("emailalert: recipient %s refused: %s %s", addr, reply.code, reply.message)
 

@@ -441,3 +441,23 @@ def test_an_unusable_forced_backend_is_refused_and_debug_mode_runs_on_memory_if_
             proc.wait()
         assert proc.stderr is not None
         proc.stderr.close()
+
+
+def test_check_without_a_file_names_every_path_searched(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from ldirectord.paths import config_candidates
+
+    searched = [os.path.abspath(p) for p in config_candidates("ldirectord.cf")]
+    monkeypatch.chdir(tmp_path)
+    searched[-1] = str(tmp_path / "ldirectord.cf")
+    if any(os.path.exists(p) for p in searched):
+        pytest.skip("this machine has an ldirectord.cf")
+    assert main(["-t"]) == 1
+    assert capsys.readouterr().err == (
+        "Config file ldirectord.cf not found (searched /etc/ha.d/ldirectord.cf, "
+        f"/etc/ha.d/conf/ldirectord.cf, {tmp_path / 'ldirectord.cf'})\n")
+    assert main(["-t", "web.cf"]) == 1
+    assert capsys.readouterr().err == (
+        "Config file web.cf not found (searched /etc/ha.d/web.cf, /etc/ha.d/conf/web.cf, "
+        f"{tmp_path / 'web.cf'})\n")

@@ -187,3 +187,37 @@ def test_unresolvable_name_does_not_reach_a_name_server() -> None:
     assert RealSystem().host("web.example.invalid", False) is None
     assert RealSystem().host("10.0.0.300", False) is None
     assert RealSystem().host("127.0.0.1", False) == "127.0.0.1"
+
+
+@pytest.mark.parametrize("text", ['fallbackcommand="/x.sh ARG"\n' + V,
+                                  V + '\tfallbackcommand="/x.sh ARG"\n',
+                                  "fallbackcommand=/x.sh ARG\n" + V])
+def test_a_quoted_fallbackcommand_loses_its_quotes_globally_as_per_virtual(text: str) -> None:
+    c = cfg(text)
+    assert c.virtuals[0].fallbackcommand == "/x.sh ARG"
+
+
+@pytest.mark.parametrize(("value", "command"), [
+    ('"/usr/local/sbin/sorry" --flag', '"/usr/local/sbin/sorry" --flag'),
+    ('"/x.sh" "ARG"', '"/x.sh" "ARG"'),
+])
+def test_fallbackcommand_quotes_inside_the_value_are_left_to_the_shell(value: str,
+                                                                       command: str) -> None:
+    # Only quotes around the whole value are removed: nothing after a quote is lost.
+    assert cfg(f"fallbackcommand={value}\n" + V).virtuals[0].fallbackcommand == command
+    assert cfg(V + f"\tfallbackcommand={value}\n").virtuals[0].fallbackcommand == command
+
+
+def test_a_quoted_global_fallbackcommand_runs(tmp_path: Path) -> None:
+    import asyncio
+
+    from ldirectord.runtime.effects import run_shell_command
+
+    out = tmp_path / "args"
+    script = tmp_path / "sorry.sh"
+    script.write_text(f'#!/bin/sh\necho "$@" > {out}\n')
+    script.chmod(0o755)
+    command = cfg(f'fallbackcommand="{script} ARG"\n' + V).virtuals[0].fallbackcommand
+    assert command is not None
+    assert asyncio.run(run_shell_command(command, ("start", "10.0.0.1:80"))) == 0
+    assert out.read_text() == "ARG start 10.0.0.1:80\n"

@@ -52,7 +52,7 @@ reals = st.builds(
     rr=st.none() | st.tuples(word, word),
     lower=st.integers(0, 10_000),
     upper=st.integers(0, 10_000),
-)
+).filter(lambda r: r.lower <= r.upper)  # the kernel refuses a lower threshold above the upper
 options = st.fixed_dictionaries({}, optional={
     "checktype": st.sampled_from(CHECKTYPES) | st.integers(0, 99),
     "service": st.sampled_from([s for s in Service if s is not Service.ORACLE]),
@@ -62,7 +62,7 @@ options = st.fixed_dictionaries({}, optional={
     "failurecount": st.integers(1, 99),
     "quiescent": st.booleans(),
     "scheduler": st.sampled_from(["rr", "wrr", "lc", "wlc", "sh", "mh"]),
-    "persistent": st.integers(0, 100_000),
+    "persistent": st.integers(1, 100_000),  # ipvsadm refuses 0
     "request": word,
     "receive": st.text(alphabet="abcXYZ019 ", min_size=1, max_size=10),
     "login": word,
