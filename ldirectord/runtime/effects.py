@@ -1,4 +1,4 @@
-"""Side effects of the controller's decisions: fallbackcommand, monitor file, callback, alerts.
+"""Side effects of the controller's decisions: fallbackcommand, monitor file, alerts.
 
 None of them blocks the check loops (SPEC Part A §11). `FallbackCommands` runs
 `<cmd> start|stop VIP:port proto` in the background, one at a time per virtual, in order.
@@ -186,22 +186,3 @@ def _append(path: str, line: str) -> None:
     with open(path, "a", encoding="utf-8", errors="replace") as fh:
         fh.write(line)
 
-
-async def run_exec(command: str, args: tuple[str, ...]) -> int:
-    """Run `command *args` without a shell; logs the original's failure line; returns status."""
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            command, *args, stdin=asyncio.subprocess.DEVNULL)
-        status = await proc.wait()
-    except OSError as exc:
-        log.info("system(%s %s) failed: %s", command, " ".join(args), exc.strerror or exc)
-        return 127
-    if status != 0:
-        log.info("system(%s %s) failed: exit status %d", command, " ".join(args), status)
-    return status
-
-
-async def run_callback(callback: str, config_path: str) -> None:
-    """`<callback> <config path>` after the config file changed (SPEC Part B §4.8)."""
-    if os.access(callback, os.X_OK):
-        await run_exec(callback, (config_path,))
