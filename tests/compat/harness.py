@@ -4,6 +4,11 @@ Both daemons run in the foreground with `-d` (log lines on stderr, no pid file) 
 config file. After each step the harness polls `ipvsadm -Ln` until the table is the step's
 expected one and every real has been checked `step.checks` more times (the check lines each
 daemon prints in debug mode), then records the table and the SPEC §5.4 log lines of the step.
+
+Signals (the reload's HUP, the final TERM) reach the original only between its check
+rounds (`Run.signal_between_checks`): a signal that arrives while one of its checks waits
+on the network interrupts that wait, the check fails, and the original deletes a healthy
+real, so its log would depend on when the harness happened to send it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from signal import Signals
 
 from tests.compat.model import START, Action, Step, Who
 
@@ -29,6 +35,12 @@ STEP_DEADLINE = float(os.environ.get("COMPAT_STEP_DEADLINE", "180"))
 START_DEADLINE = float(os.environ.get("COMPAT_START_DEADLINE", "240"))
 POLL = 0.3
 PROC_IP_VS = Path("/proc/net/ip_vs")
+#: How often to look whether the original is between two check rounds: a look is a read of
+#: /proc, and the original sleeps `checkinterval` (1 s in the scenarios) between rounds.
+IDLE_POLL = 0.02
+#: The system calls (Linux x86_64 numbers) of the sleep between the original's check rounds
+#: (Perl's `sleep`): nanosleep and clock_nanosleep. No check of the original sleeps.
+SLEEP_SYSCALLS = frozenset({35, 230})
 
 #: The log lines of SPEC Part B §5.4 (after the `DEBUGn:` copies are dropped).
 CATALOGUE = re.compile("|".join([
@@ -85,6 +97,48 @@ class TableWatch:
                 return text
         self._raw = None
         return text
+
+
+def _group_members(pgid: int) -> dict[int, str]:
+    """pid -> state letter (R, S, T, Z, ...) of every process in process group `pgid`."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid:
+            found[int(entry.name)] = fields[0]
+    return found
+
+
+def _syscall(pid: int) -> int | None:
+    """The system call the process is blocked in, or None (running, gone, not in one)."""
+    try:
+        first = (Path("/proc") / str(pid) / "syscall").read_text().split()[0]
+    except (OSError, IndexError):
+        return None
+    return int(first) if first.lstrip("-").isdigit() else None
+
+
+def _group_sleeping(pgid: int) -> bool:
+    """Every process of the group is in a sleep (or a zombie): no check is in progress."""
+    members = _group_members(pgid)
+    return bool(members) and all(state == "Z" or _syscall(pid) in SLEEP_SYSCALLS
+                                 for pid, state in members.items())
+
+
+def _group_stopped(pgid: int, deadline: float) -> bool:
+    """Wait until every process of the group has stopped (SIGSTOP is not synchronous)."""
+    while any(state not in "TtZX" for state in _group_members(pgid).values()):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)  # a stop takes effect within a scheduling tick; bounded above
+    return True
 
 
 def ipvsadm_table() -> str:
@@ -178,6 +232,39 @@ class Run:
                 os.killpg(self.proc.pid, sig)
             else:
                 self.proc.send_signal(sig)
+
+    def signal_between_checks(self, sig: Signals, timeout: float = STEP_DEADLINE) -> None:
+        """Send `sig` when no check of the daemon is in progress (see the module doc).
+
+        The original checks its reals one after the other and then sleeps; a signal is sent
+        to it only while every process of its group is asleep there, and stopped (SIGSTOP),
+        so it cannot wake up and start a check between the look and the signal, which is
+        delivered when the group continues. Ours needs no wait: it handles signals on its
+        event loop, where they interrupt no check, and a check that TERM cancels gives no
+        result, so it is signalled at once.
+        """
+        assert self.proc is not None
+        if self.who is Who.OURS:
+            self.signal(sig)
+            return
+        pgid = self.proc.pid  # started with start_new_session: the group is its own
+        deadline = time.monotonic() + timeout
+        while True:
+            if _group_sleeping(pgid):
+                os.killpg(pgid, signal.SIGSTOP)
+                try:
+                    if _group_stopped(pgid, deadline) and _group_sleeping(pgid):
+                        self.proc.send_signal(sig)
+                        return
+                finally:
+                    os.killpg(pgid, signal.SIGCONT)
+            if self.proc.poll() is not None:
+                raise self.failure(f"exited with {self.proc.returncode} before {sig.name}",
+                                   ipvsadm_table())
+            if time.monotonic() > deadline:
+                raise self.failure(f"never between two check rounds: {sig.name} not sent",
+                                   ipvsadm_table())
+            time.sleep(IDLE_POLL)  # polling /proc, bounded by the deadline
 
     def kill(self) -> None:
         """Make sure the daemon is gone (the end of a run, or a failed one)."""

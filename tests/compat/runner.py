@@ -81,9 +81,9 @@ def _act(run: Run, step: Step, lab: Lab, work: Path, values: Mapping[str, str]) 
             (work / fill(step.arg, values)).unlink()
         case Action.RELOAD:
             run.config.write_text(fill(step.arg, values))
-            run.signal(signal.SIGHUP)
+            run.signal_between_checks(signal.SIGHUP)
         case Action.TERM:
-            run.signal(signal.SIGTERM)
+            run.signal_between_checks(signal.SIGTERM)
         case Action.IPVSADM:
             _ipvsadm(*fill(step.arg, values).split())
 
