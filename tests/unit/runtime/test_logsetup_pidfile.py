@@ -22,6 +22,7 @@ from ldirectord.runtime.effects import (
     squeeze_id,
 )
 from ldirectord.runtime.maintenance import candidate_names
+from tests.unit.runtime.wallclock import CASES, IDS, WallCase, fixed_wall, perl_env, zone_and_locale
 
 CTIME = r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}"
 
@@ -34,6 +35,33 @@ def _reset_logging() -> Iterator[None]:
 
 def test_ctime_is_perls_scalar_localtime() -> None:
     assert re.fullmatch(CTIME, ctime())
+
+
+@pytest.mark.parametrize("wall", CASES, ids=IDS)
+def test_ctime_is_perls_scalar_localtime_on_any_date(wall: WallCase) -> None:
+    # The original itself, in the same zone and locale, is the reference.
+    perl = subprocess.run(["perl", "-e", "print scalar localtime($ARGV[0])", str(wall.epoch)],
+                          env=perl_env(wall), capture_output=True, text=True, check=True)
+    assert perl.stdout == wall.stamps[0]
+    with zone_and_locale(wall):
+        assert ctime(wall.epoch) == wall.stamps[0]
+
+
+@pytest.mark.parametrize("wall", CASES, ids=IDS)
+def test_stamped_lines_on_any_date(wall: WallCase, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    path = tmp_path / "ld.log"
+    with fixed_wall(wall):
+        configure(LogDest(LogMode.FILE, str(path), "web.cf"))
+        log.info("to the file")
+        configure(LogDest(LogMode.SUPERVISED))
+        log.info("to stdout")
+        line = monitor_line("connect:tcp:10.0.0.2:80", True, "ok")
+    assert path.read_text() == f"[{wall.stamps[0]}|web.cf|{os.getpid()}] to the file\n"
+    assert out.getvalue() == f"[{wall.stamps[0]}] to stdout\n"
+    assert line == f"[{wall.stamps[0]}] [{os.getpid()}] connect tcp 10.0.0.2 80 [up] ok\n"
 
 
 def test_dest_choice() -> None:
