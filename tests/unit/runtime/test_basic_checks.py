@@ -45,8 +45,11 @@ async def test_connect_refused() -> None:
 
 
 @pytest.mark.asyncio
-async def test_connect_timeout_within_bound() -> None:
-    # A listening socket with a full backlog and no accept: SYNs go unanswered on Linux.
+async def test_connect_timeout_ends_the_check() -> None:
+    # A listening socket with a full backlog and no accept: SYNs go unanswered on Linux,
+    # and the kernel would give up only after minutes of retries ("connection timed out").
+    # The detail says the check's own deadline ended it; no wall-clock bound, which a
+    # loaded machine could miss.
     lsock = socket.socket()
     lsock.bind(("127.0.0.1", 0))
     lsock.listen(0)
@@ -61,15 +64,11 @@ async def test_connect_timeout_within_bound() -> None:
             pass
         fillers.append(s)
     try:
-        started = time.monotonic()
         result = await check_connect(Target("127.0.0.1", port),
                                      CheckSpec(Service.NONE, checktimeout=0.5))
-        wall = time.monotonic() - started
         if result.ok:
             pytest.skip("this kernel accepts past the backlog; no black hole to test")
-        assert "timeout" in result.detail
-        assert wall < 0.5 + 0.5
-        assert result.elapsed < 0.5 + 0.5
+        assert result.detail == f"timeout after 0.5s connecting to 127.0.0.1:{port}"
     finally:
         for s in fillers:
             s.close()
@@ -153,12 +152,12 @@ def _alive(pid: int) -> bool:
 @pytest.mark.asyncio
 async def test_external_timeout_kills_the_whole_group(tmp_path: Path) -> None:
     pidf = tmp_path / "child.pid"
-    cmd = _script(tmp_path, f"sleep 30 & echo $! > {pidf}; wait")
-    started = time.monotonic()
+    # The command and its child never end by themselves: only the check's deadline ends
+    # them (no wall-clock bound, which a loaded machine could miss).
+    cmd = _script(tmp_path, f"sleep infinity & echo $! > {pidf}; wait")
     result = await check_external(cmd, (), 0.5)
     assert not result.ok
-    assert "timeout" in result.detail
-    assert time.monotonic() - started < 0.5 + 0.5
+    assert result.detail == "timeout after 0.5s, killed"
     child = int(pidf.read_text())
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
