@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
+from checkers.base import CheckSpec, Result, Target
+from ldirectord.config.model import Service
 from tests.protocols.faults import (
     BLACKHOLE,
     Close,
     RecvLine,
     Reset,
     Send,
+    bounded_check,
     no_leaks,
     refused_target,
     scripted_server,
@@ -65,3 +69,18 @@ async def test_no_leaks_catches_an_open_socket() -> None:
             _r, w = await asyncio.open_connection(t.host, t.port)
             w.close()
             await w.wait_closed()
+
+
+@pytest.mark.asyncio
+async def test_the_load_allowance_does_not_excuse_a_check_that_holds_the_loop() -> None:
+    # Time on a CPU is the check's own doing, however loaded the machine: a check that
+    # computes past its time bound fails it (only the wait for a CPU is allowed for).
+    async def computes(target: Target, spec: CheckSpec) -> Result:
+        end = time.thread_time() + 1.0
+        while time.thread_time() < end:
+            pass
+        return Result(False, "computed", 0.0)
+
+    spec = CheckSpec(Service.NONE, negotiatetimeout=0.2)
+    with pytest.raises(AssertionError, match="detail='computed'"):
+        await bounded_check(computes, refused_target(), spec)
