@@ -127,6 +127,8 @@ def _syscall(pid: int) -> int | None:
 
 def _group_sleeping(pgid: int) -> bool:
     """Every process of the group is in a sleep (or a zombie): no check is in progress."""
+    if _syscall(pgid) not in SLEEP_SYSCALLS:  # the leader first: no scan of /proc while busy
+        return False
     members = _group_members(pgid)
     return bool(members) and all(state == "Z" or _syscall(pid) in SLEEP_SYSCALLS
                                  for pid, state in members.items())
