@@ -34,8 +34,9 @@ VALUES = st.one_of(
 INDENTS = st.sampled_from([b"", b" ", b"  ", b"   ", b"    ", b"\t", b" \t", b"        "])
 
 LINE_OPS = ["insert", "delete", "duplicate", "directive", "indent", "bytes", "swap"]
-DAMAGE_OPS = [*LINE_OPS, "flip", "number", "range", "amplify", "repeat", "address", "control",
-              "utf8", "long"]
+# Amplification is rare: a file that holds hundreds of thousands of reals costs seconds.
+DAMAGE_OPS = [*LINE_OPS, "flip", "number", "range", "repeat", "address", "control", "utf8",
+              "long"] * 4 + ["amplify"]
 
 # Numbers as operators mistype them, and as a hostile file writes them.
 NUMBERS = [b"0", b"00", b"-0", b"-1", b"+1", b"007", b"1.5", b".5", b"5.", b"1e3", b"1m",
@@ -65,10 +66,10 @@ BAD_UTF8 = [b"\xff", b"\xfe", b"\x80", b"\xc3", b"\xc0\xaf", b"\xe2\x82", b"\xed
 LONG_SIZES = [1000, 8191, 8192, 8193, 100_000, 1 << 20]
 LONG_FILLERS = [b"x", b" ", b"\t", b"9", b"(", b"a|", b"\\", b",", b'"', b"#", b".*",
                 b"10.0.0.1->"]
-# Copies of a plain line, and of a range line (at most 17 x 65,536 reals: enough to pass any
-# sane cap on the expansion, little enough to stay cheap where there is none).
+# Copies of a plain line; copies of a range line as (copies, addresses in the range - 1):
+# small ones, and one beyond any sane cap on the expansion (327,680 reals).
 REPEATS = [16, 256, 4096]
-AMPLIFY = [2, 5, 17]
+AMPLIFY = [(16, 15), (256, 3), (4096, 0), (2, 255), (5, 65535)]
 _DIGITS = re.compile(rb"[0-9]+")
 _RANGE = re.compile(rb"->|\[")
 _IPV4 = re.compile(rb"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
@@ -127,7 +128,10 @@ def _mutate(draw: st.DrawFn, lines: list[bytes], op: str) -> None:
     elif op == "range":
         lines.insert(pos, draw(ranged_real()))
     elif op == "amplify":
-        lines[pos:pos] = [draw(ranged_real())] * draw(st.sampled_from(AMPLIFY))
+        first = draw(st.sampled_from([0x0A000001, 0xC0A80001]))
+        copies, span = draw(st.sampled_from(AMPLIFY))
+        line = b"\treal=" + _address(first, 0) + b"->" + _address(first, span) + b":80 gate"
+        lines[pos:pos] = [line] * copies
     elif i is None:
         return
     elif op == "delete":
