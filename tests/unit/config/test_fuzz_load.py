@@ -1,7 +1,8 @@
 """Fuzzing the whole load -> plan path with damaged copies of real config files.
 
 For each damaged file, `parse` either raises ConfigError, every message of which names the
-file and a line of it on one printable line, or returns a Config that the pure engine
+file and a line of it on one printable line (text has no whole-file error: only `load`'s
+unreadable file is one), or returns a Config that the pure engine
 turns into a plan the in-memory kernel table accepts, exactly as the controller does at
 start (`initial_health`, `reconcile` against an empty table) and once every real is up.
 Work is bounded: a Config holds at most REALS_BOUND reals, and an example that runs for
@@ -37,7 +38,8 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3000"))
 REALS_BOUND = 4 * 65536
 DEADLINE = timedelta(seconds=60)
 NAME = "fuzz.cf"
-# A log line ends at these; an error message must not carry them raw.
+# What breaks or forges a log line (C0 and C1 controls, lone surrogates, line and paragraph
+# separators): an error message must show them escaped, not raw.
 _BREAKS = {"Cc", "Cs", "Zl", "Zp"}
 
 
@@ -103,6 +105,7 @@ def load_and_plan(data: bytes) -> None:
     plan_from_scratch(config)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300 + EXAMPLES // 10)
 @settings(max_examples=EXAMPLES, deadline=DEADLINE, suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
