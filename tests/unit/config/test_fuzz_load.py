@@ -110,7 +110,8 @@ def load_and_plan(data: bytes) -> None:
 @settings(max_examples=EXAMPLES, deadline=DEADLINE, suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
 @given(damaged_config())
-# The reproducers of issue 10, so that CI always tries them.
+# Files that once crashed the loader, or passed it and were refused by the kernel: every
+# run tries them.
 @example(b"virtual=10.0.0.1:80\n\treal=010.0.0.[1-2]:80 gate\n")
 @example(b"virtual=10.0.0.1:80\n" + b"\treal=10.0.0.1->10.1.0.0:80 gate\n" * 5)
 @example(b"virtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate\n\tscheduler=rrr\n")
