@@ -14,22 +14,9 @@ from ldirectord.config import parse
 from ldirectord.config.model import Config
 from ldirectord.config.perlre import PerlRegexError, compile_perl_regex
 from ldirectord.errors import ConfigError
-from tests.unit.config.helpers import CONFIGS, SAMPLES, FakeSystem
+from tests.unit.config.helpers import FakeSystem
+from tests.unit.config.mutations import mutated_corpus
 
-CORPUS = [p.read_bytes() for p in sorted((CONFIGS / "valid").glob("*.cf")) + list(SAMPLES)]
-CORPUS_LINES = sorted({line for text in CORPUS for line in text.splitlines() if line.strip()})
-DIRECTIVES = sorted({
-    line.split(b"=", 1)[0].strip() for line in CORPUS_LINES if b"=" in line
-} | {b"virtual", b"virtual6", b"real", b"real6", b"timeout", b"connecttimeout",
-     b"supervised", b"schedflags", b"load"})
-VALUES = st.one_of(
-    st.text(max_size=40).map(lambda s: s.encode("utf-8", "surrogatepass")),
-    st.sampled_from([b"yes", b"no", b"0", b"1", b"65536", b'""', b'"x"', b"10.0.0.1:80",
-                     b"[::1]:80", b"localhost", b"10.0.0.1->10.0.0.9:80 gate",
-                     b"10.0.0.[1-3] masq 2", b'10.0.0.2 gate "a", "(b"', b"l:1 u:2",
-                     b"none,running", b"http", b"fwm", b"-1", b"9" * 30]),
-)
-INDENTS = st.sampled_from([b"", b" ", b"  ", b"   ", b"    ", b"\t", b" \t", b"        "])
 FUZZ = settings(max_examples=1500, deadline=None, suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -59,36 +46,6 @@ def test_random_text(text: str) -> None:
 @given(st.binary(max_size=400))
 def test_random_bytes(data: bytes) -> None:
     check_parse(data)
-
-
-@st.composite
-def mutated_corpus(draw: st.DrawFn) -> bytes:
-    lines = draw(st.sampled_from(CORPUS)).splitlines()
-    for _ in range(draw(st.integers(1, 6))):
-        op = draw(st.sampled_from(["insert", "delete", "duplicate", "directive", "indent",
-                                   "bytes", "swap"]))
-        pos = draw(st.integers(0, len(lines)))
-        if op == "insert":
-            lines.insert(pos, draw(st.sampled_from(CORPUS_LINES)))
-        elif op == "delete" and lines:
-            del lines[min(pos, len(lines) - 1)]
-        elif op == "duplicate" and lines:
-            lines.insert(pos, lines[min(pos, len(lines) - 1)])
-        elif op == "directive":
-            line = draw(INDENTS) + draw(st.sampled_from(DIRECTIVES)) + b"=" + draw(VALUES)
-            lines.insert(pos, line)
-        elif op == "indent" and lines:
-            i = min(pos, len(lines) - 1)
-            lines[i] = draw(INDENTS) + lines[i].lstrip()
-        elif op == "bytes" and lines:
-            i = min(pos, len(lines) - 1)
-            cut = draw(st.integers(0, len(lines[i])))
-            lines[i] = lines[i][:cut] + draw(st.binary(max_size=8)) + lines[i][cut:]
-        elif op == "swap" and len(lines) > 1:
-            i = min(pos, len(lines) - 2)
-            lines[i], lines[i + 1] = lines[i + 1], lines[i]
-    ending = draw(st.sampled_from([b"\n", b"\r\n"]))
-    return ending.join(lines) + ending
 
 
 @pytest.mark.timeout(120)
