@@ -15,6 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+# Re-exported: the config speaks of the table's protocols and forwarding methods.
+from ldirectord.ipvs.model import Forwarding as Forwarding
+from ldirectord.ipvs.model import Protocol as Protocol
 from ldirectord.logsetup import escape_controls
 
 
@@ -55,22 +58,6 @@ class CheckType(StrEnum):
     ON = "on"
     OFF = "off"
     COMBINED = "combined"
-
-
-class Forwarding(StrEnum):
-    """Forwarding method of a real or fallback server (ipvsadm -g / -m / -i)."""
-
-    GATE = "gate"
-    MASQ = "masq"
-    IPIP = "ipip"
-
-
-class Protocol(StrEnum):
-    """Protocol of a virtual service; FWM for firewall-mark services."""
-
-    TCP = "tcp"
-    UDP = "udp"
-    FWM = "fwm"
 
 
 class HttpMethod(StrEnum):

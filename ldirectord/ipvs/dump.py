@@ -9,9 +9,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from ldirectord.config.model import Protocol
 from ldirectord.errors import IPVSError
-from ldirectord.ipvs.model import DestAttrs, DestKey, ServiceEntry, ServiceKey, Table
+from ldirectord.ipvs.model import DestAttrs, DestKey, Protocol, ServiceEntry, ServiceKey, Table
 from ldirectord.ipvs.rules import sched_flag_order
 from ldirectord.ipvs.select import BackendKind, open_backend, open_kind
 

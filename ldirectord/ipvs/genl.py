@@ -21,8 +21,7 @@ import struct
 import sys
 from enum import IntEnum
 
-from ldirectord.config.model import Protocol
-from ldirectord.ipvs.model import DestAttrs, DestKey, ServiceAttrs, ServiceKey
+from ldirectord.ipvs.model import DestAttrs, DestKey, Protocol, ServiceAttrs, ServiceKey
 from ldirectord.ipvs.rules import (
     SVC_F_ONEPACKET,
     SVC_F_PERSISTENT,

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, assert_never
 
-from ldirectord.config.model import Protocol
 from ldirectord.errors import (
     AlreadyExists,
     InvalidArgument,
@@ -38,6 +37,7 @@ from ldirectord.ipvs.model import (
     EditService,
     Method,
     Op,
+    Protocol,
     ServiceAttrs,
     ServiceEntry,
     ServiceKey,

@@ -8,9 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
-from ldirectord.config.model import Forwarding, Protocol
+
+class Forwarding(StrEnum):
+    """Forwarding method of a real or fallback server (ipvsadm -g / -m / -i)."""
+
+    GATE = "gate"
+    MASQ = "masq"
+    IPIP = "ipip"
+
+
+class Protocol(StrEnum):
+    """Protocol of a virtual service; FWM for firewall-mark services."""
+
+    TCP = "tcp"
+    UDP = "udp"
+    FWM = "fwm"
 
 
 class Method(IntEnum):

@@ -16,7 +16,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, assert_never
 
-from ldirectord.config.model import Protocol
 from ldirectord.errors import (
     AlreadyExists,
     InvalidArgument,
@@ -61,6 +60,7 @@ from ldirectord.ipvs.model import (
     EditService,
     Method,
     Op,
+    Protocol,
     ServiceAttrs,
     ServiceEntry,
     ServiceKey,

@@ -22,9 +22,16 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import replace
 
-from ldirectord.config.model import Protocol
 from ldirectord.errors import InvalidArgument, NotFound
-from ldirectord.ipvs.model import DestAttrs, DestKey, Method, Op, ServiceAttrs, ServiceKey
+from ldirectord.ipvs.model import (
+    DestAttrs,
+    DestKey,
+    Method,
+    Op,
+    Protocol,
+    ServiceAttrs,
+    ServiceKey,
+)
 
 SCHEDULERS = frozenset(
     {"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"}
