@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from ldirectord.cli import main
 from ldirectord.config.perlre import PerlRegexError, compile_perl_regex
 
 MATCHES = [
@@ -114,3 +117,25 @@ def test_refusals_say_why() -> None:
         compile_perl_regex("(?:a{1000}){1000}")
     with pytest.raises(PerlRegexError, match="look-behind requires fixed-width pattern"):
         compile_perl_regex(r"(?<=ab?)c")
+
+
+def test_what_only_one_of_re_and_regex_would_take_is_a_load_error_with_file_and_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # regex compiles both (the first as a million-character string, the second with
+    # lookbehind semantics that are not Perl's); `-t` reports them where they are written.
+    path = tmp_path / "ldirectord.cf"
+    path.write_text("virtual=10.0.0.1:80\n"
+                    "\treal=10.0.0.2:80 gate\n"
+                    '\treal=10.0.0.3:80 gate 1 "/health", "(?:a{1000}){1000}"\n'
+                    '\treceive="(?<=ab?)c"\n'
+                    "\tservice=http\n")
+    assert main(["-t", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[:2] == [
+        f'{path}:3: real=10.0.0.3:80 gate 1 "/health", "(?:a{{1000}}){{1000}}": not a valid '
+        "regular expression: counted repeats make the pattern longer than 100000 characters "
+        "at offset 11",
+        f'{path}:4: receive="(?<=ab?)c": not a valid regular expression: look-behind requires '
+        "fixed-width pattern",
+    ]
