@@ -124,24 +124,27 @@ class _Lanes:
                 self.slow_patterns.discard(pattern)
 
     def _work(self, jobs: queue.SimpleQueue[_Job], fast: bool) -> None:
+        # Jobs are taken one at a time (while this one runs a long match, another worker
+        # takes the next), results handed back together once the queue is empty.
         while True:
-            batch = [jobs.get()]
-            while True:
-                try:
-                    batch.append(jobs.get_nowait())
-                except queue.Empty:
-                    break
+            job: _Job | None = jobs.get()
             done: list[tuple[asyncio.Future[int | None], _Outcome]] = []
-            for job in batch:
-                if job.future.done():  # cancelled, or past its deadline
-                    continue
-                started = time.monotonic()
-                outcome = self._run(job, fast, started)
-                if not isinstance(outcome, _Moved):
-                    done.append((job.future, outcome))
-                if done and time.monotonic() - started > _FLUSH:
-                    _deliver(done)
-                    done = []
+            while job is not None:
+                if not job.future.done():  # else cancelled, or past its deadline
+                    started = time.monotonic()
+                    try:
+                        outcome = self._run(job, fast, started)
+                    except Exception as exc:  # a bug of ours: that check fails, not the lane
+                        outcome = exc
+                    if not isinstance(outcome, _Moved):
+                        done.append((job.future, outcome))
+                    if done and time.monotonic() - started > _FLUSH:
+                        _deliver(done)
+                        done = []
+                try:
+                    job = jobs.get_nowait()
+                except queue.Empty:
+                    job = None
             _deliver(done)
 
     def _run(self, job: _Job, fast: bool, started: float) -> _Outcome | _Moved:
@@ -158,8 +161,6 @@ class _Lanes:
                 self.mark(job.pattern, slow=True)
                 self.slow.put(job)
                 return _MOVED
-            return exc
-        except Exception as exc:  # a bug of ours: the check fails, the worker lives on
             return exc
         if not fast and time.monotonic() - started < SLICE:
             self.mark(job.pattern, slow=False)  # it was slow on another subject only

@@ -20,6 +20,7 @@ import pytest_asyncio
 from checkers.base import CheckSpec, Result, Target
 from checkers.ftp import check_ftp
 from checkers.http import aclose_shared, check_http
+from checkers.match import MatchTimeout, first_match, search
 from checkers.simpletcp import check_simpletcp
 from ldirectord.config.model import Service
 from ldirectord.config.perlre import compile_perl_regex
@@ -198,3 +199,32 @@ async def test_a_benign_simpletcp_receive_still_matches(echo_server: EchoServer)
                      receive=compile_perl_regex("^a{50}!"), negotiatetimeout=GENEROUS)
     result = await bounded_check(check_simpletcp, Target("::1", echo_server.port), spec)
     assert (result.ok, result.detail) == (True, f"received {SUBJECT.decode()!r}"), result
+
+
+# --- the matching itself ---------------------------------------------------------------
+
+@pytest.mark.asyncio
+async def test_first_match_names_the_first_subject_that_matches() -> None:
+    loop = asyncio.get_running_loop()
+    pattern = compile_perl_regex(r"^10\.")
+    subjects = [b"192.0.2.1", b"10.1.2.3", b"10.0.0.1"]
+    assert await first_match(pattern, subjects, loop.time() + GENEROUS, GENEROUS) == 1
+    assert await first_match(pattern, [b"192.0.2.1"], loop.time() + GENEROUS, GENEROUS) is None
+
+
+@pytest.mark.asyncio
+async def test_a_pattern_that_ran_out_of_time_still_matches_other_replies() -> None:
+    loop = asyncio.get_running_loop()
+    pattern = compile_perl_regex(PATTERN)
+    with pytest.raises(MatchTimeout, match=r"^receive pattern took longer than the check "
+                                           r"timeout \(0\.25s\)$"):
+        await search(pattern, SUBJECT, loop.time() + 0.25, 0.25)
+    assert await search(pattern, b"aaaa", loop.time() + GENEROUS, GENEROUS)
+    assert not await search(pattern, b"aaab", loop.time() + GENEROUS, GENEROUS)
+
+
+@pytest.mark.asyncio
+async def test_a_deadline_already_past_is_a_timeout_without_a_match() -> None:
+    loop = asyncio.get_running_loop()
+    with pytest.raises(MatchTimeout):
+        await search(compile_perl_regex("a"), b"a", loop.time(), 1.0)
