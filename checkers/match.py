@@ -20,9 +20,10 @@ at its deadline is down without having run. A check that is cancelled (a reload,
 drops its match if it has not started; a started one runs until its regex timeout, the
 check's deadline, and its result is dropped.
 
-The cost is what one match costs the checks' CPU budget: a worker takes every match
-queued when it wakes and hands back all their results in one call to the event loop, so
-under load the thread hop costs a few microseconds per match (bench/receive_match.py).
+The thread hop costs CPU (thread wake-ups, and the GIL passed between the worker and a
+busy event loop): tens of microseconds per match, far more than a benign match itself.
+A worker goes on with every match queued meanwhile and hands back their results in one
+call to the event loop, which amortises part of it under load (bench/receive_match.py).
 """
 
 from __future__ import annotations
