@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -39,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
+import regex
 
 from checkers.base import CheckSpec, Result, Target
 from checkers.connect import check_connect
@@ -48,7 +48,7 @@ from ldirectord.config.model import Service
 from tests.protocols.servers_http import Nginx, run_nginx
 
 HOST = "127.0.0.1"
-RECEIVE = re.compile(rb"ldirectord-test-OK")
+RECEIVE = regex.compile(rb"ldirectord-test-OK")
 
 
 class _NoReuse(TlsClient):

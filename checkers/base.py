@@ -8,11 +8,11 @@ in our own code may raise; the daemon turns that into a failed check with a trac
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
 from ldirectord.config.model import HttpMethod, Protocol, Service
+from ldirectord.config.perlre import ReceivePattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class CheckSpec:
     service: Service
     protocol: Protocol = Protocol.TCP  # the virtual's protocol; FWM services check over TCP
     request: str = "/"  # always starts with "/" unless it is an absolute URL
-    receive: re.Pattern[bytes] | None = None  # None: receive was empty
+    receive: ReceivePattern | None = None  # None: receive was empty; match with checkers.match
     virtualhost: str | None = None
     httpmethod: HttpMethod = HttpMethod.GET
     login: str = ""

@@ -4,9 +4,10 @@ As the original (SPEC B §3.3): the query goes to the real server itself, over U
 virtual's protocol is tcp (a truncated UDP reply is retried over TCP, as Net::DNS does; a
 UDP query is resent after 1 s, then 2 s, ... within the timeout); a
 name is looked up as A, an IP literal as PTR; up iff some A address or PTR name in the answer
-matches receive. The whole exchange is bounded by `negotiatetimeout`; a timeout reads
+matches receive. The whole check is bounded by `negotiatetimeout`; a timeout reads
 `Connection timed out` and an answer without a match `Response mismatch`, the original's
-words.
+words. `receive` is matched off the event loop (checkers/match.py), after the exchange, with
+what is left of that time.
 
 Deliberate differences:
 
@@ -40,6 +41,7 @@ import dns.reversename
 
 from checkers import _udp
 from checkers.base import CheckSpec, Result, Target
+from checkers.match import MatchTimeout, first_match
 from ldirectord.config.model import Protocol
 
 TIMED_OUT: Final = "Connection timed out"
@@ -60,9 +62,11 @@ async def check_dns(target: Target, spec: CheckSpec) -> Result:
     """Query the real server and judge the answer (see the module docstring)."""
     loop = asyncio.get_running_loop()
     start = loop.time()
+    deadline = start + spec.negotiatetimeout
     try:
-        async with asyncio.timeout(spec.negotiatetimeout):
-            ok, detail = await _check(target, spec)
+        async with asyncio.timeout_at(deadline):
+            values = await _check(target, spec)
+        ok, detail = await _judge(values, spec, deadline)
     except TimeoutError:
         ok, detail = False, TIMED_OUT
     except _Down as down:
@@ -70,25 +74,29 @@ async def check_dns(target: Target, spec: CheckSpec) -> Result:
     return Result(ok=ok, detail=detail, elapsed=loop.time() - start)
 
 
-async def _check(target: Target, spec: CheckSpec) -> tuple[bool, str]:
+async def _judge(values: list[str], spec: CheckSpec, deadline: float) -> tuple[bool, str]:
+    if spec.receive is None:
+        return True, f"answer {values[0]}"
+    try:
+        index = await first_match(spec.receive, [v.encode() for v in values], deadline,
+                                  spec.negotiatetimeout)
+    except MatchTimeout as exc:
+        return False, exc.detail
+    return (False, MISMATCH) if index is None else (True, f"answer {values[index]}")
+
+
+async def _check(target: Target, spec: CheckSpec) -> list[str]:
+    """The answers (addresses or names, never none); raises _Down for every failure."""
     qname, qtypes = _question(spec)
-    values: list[str] = []
     for qtype in qtypes:
         response = await _ask(target, spec, dns.message.make_query(qname, qtype))
         rcode = response.rcode()
         if rcode != dns.rcode.NOERROR:
-            return False, f"DNS {dns.rcode.to_text(rcode)}"
+            raise _Down(f"DNS {dns.rcode.to_text(rcode)}")
         values = _answers(response, qtype)
         if values:
-            break
-    if not values:
-        return False, "no answer"
-    if spec.receive is None:
-        return True, f"answer {values[0]}"
-    for value in values:
-        if spec.receive.search(value.encode()):
-            return True, f"answer {value}"
-    return False, MISMATCH
+            return values
+    raise _Down("no answer")
 
 
 def _question(spec: CheckSpec) -> tuple[dns.name.Name, tuple[dns.rdatatype.RdataType, ...]]:

@@ -8,7 +8,9 @@ Up iff (SPEC 3.3 with Part A §6):
   succeeds (any content). With the default request "/" the login alone decides.
 An empty login falls back to the original's anonymous defaults. Passive mode uses EPSV
 first (the only form that works over IPv6), then PASV. At most `MAX_BODY` bytes of the
-file are read; a larger file is judged on its first `MAX_BODY` bytes.
+file are read; a larger file is judged on its first `MAX_BODY` bytes. The whole check is
+bounded by `negotiatetimeout`; `receive` is matched off the event loop (checkers/match.py)
+after the goodbye, with what is left of that time.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import aioftp
 
 from checkers._dialog import describe, excerpt, quit_grace
 from checkers.base import CheckSpec, Result, Target
+from checkers.match import MatchTimeout, search
 
 #: Most bytes of the file that are read and matched.
 MAX_BODY = 4 * 1024 * 1024
@@ -63,7 +66,9 @@ async def _fetch(client: _BoundedClient, path: str) -> bytes:
     return bytes(body)
 
 
-async def _dialog(client: _BoundedClient, target: Target, spec: CheckSpec) -> tuple[bool, str]:
+async def _dialog(client: _BoundedClient, target: Target, spec: CheckSpec
+                  ) -> tuple[bool, str] | bytes:
+    """The verdict, or the fetched content when `receive` is to judge it."""
     await client.connect(target.host, target.port)
     user, passwd = _credentials(spec)
     try:
@@ -80,8 +85,16 @@ async def _dialog(client: _BoundedClient, target: Target, spec: CheckSpec) -> tu
         return False, f"FTP RETR {spec.request} failed: {_reply(e)}"
     if spec.receive is None:
         return True, f"FTP RETR {spec.request}: {len(body)} bytes"
-    if spec.receive.search(body) is None:
-        return False, "FTP receive did not match"
+    return body
+
+
+async def _judge(body: bytes, spec: CheckSpec, deadline: float) -> tuple[bool, str]:
+    assert spec.receive is not None
+    try:
+        if not await search(spec.receive, body, deadline, spec.negotiatetimeout):
+            return False, "FTP receive did not match"
+    except MatchTimeout as exc:
+        return False, exc.detail
     return True, f"FTP RETR {spec.request}: receive matched"
 
 
@@ -103,7 +116,7 @@ async def check_ftp(target: Target, spec: CheckSpec) -> Result:
                             passive_commands=("epsv", "pasv"))
     try:
         async with asyncio.timeout_at(deadline):
-            ok, detail = await _dialog(client, target, spec)
+            verdict = await _dialog(client, target, spec)
         try:  # a polite goodbye; how the server takes it does not change the outcome
             async with asyncio.timeout(quit_grace(deadline)):
                 await client.quit()
@@ -118,4 +131,5 @@ async def check_ftp(target: Target, spec: CheckSpec) -> Result:
         return Result(False, "FTP: malformed or oversized reply", loop.time() - start)
     finally:
         client.close()
+    ok, detail = verdict if isinstance(verdict, tuple) else await _judge(verdict, spec, deadline)
     return Result(ok, detail, loop.time() - start)

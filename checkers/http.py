@@ -11,7 +11,9 @@ Behaviour (SPEC Part B §3.3 first bullet, §3.5, Part A §6):
 - Redirects are followed, up to 7 (LWP's default); the final response is judged: up iff the
   status is 2xx and `receive` (if any) matches the body. A HEAD response has no body, so a
   HEAD check with a `receive` is never up.
-- The whole exchange is bounded by `negotiatetimeout`.
+- The whole exchange is bounded by `negotiatetimeout`, matching `receive` included: the
+  match runs off the event loop (checkers/match.py) once the connection is closed, with
+  what is left of that time.
 - Body bound: at most MAX_BODY bytes are read. A longer body is not an error (a large page
   is a working page): the check judges what it read and closes the connection, so a
   `receive` must match within the first MAX_BODY bytes.
@@ -43,6 +45,7 @@ from yarl import URL
 
 from checkers.base import CheckSpec, Result, Target
 from checkers.http_errors import describe
+from checkers.match import MatchTimeout, search
 from checkers.tls import TlsClient, default_client
 from ldirectord import __version__
 from ldirectord.config.model import HttpMethod, Service
@@ -129,17 +132,30 @@ async def _read_bounded(resp: aiohttp.ClientResponse) -> tuple[bytes, bool]:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks), not content.at_eof()
 
 
-def _judge(resp: aiohttp.ClientResponse, body: bytes, truncated: bool, spec: CheckSpec
-           ) -> tuple[bool, str]:
-    status = f"{resp.status} {resp.reason or ''}".rstrip()
-    if not 200 <= resp.status < 300:
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    """The final response of an exchange: what `_judge` looks at."""
+
+    status: int
+    reason: str
+    body: bytes
+    truncated: bool  # the body went on beyond MAX_BODY
+
+
+async def _judge(reply: _Reply, spec: CheckSpec, deadline: float) -> tuple[bool, str]:
+    status = f"{reply.status} {reply.reason}".rstrip()
+    if not 200 <= reply.status < 300:
         return False, f"HTTP {status}"
     if spec.receive is None:
         return True, status
     if spec.httpmethod is HttpMethod.HEAD:
         return False, f"HTTP {status}: a HEAD response has no body to match receive"
-    if spec.receive.search(body) is None:
-        where = f" in the first {MAX_BODY // 1024} KiB" if truncated else ""
+    try:
+        matched = await search(spec.receive, reply.body, deadline, spec.negotiatetimeout)
+    except MatchTimeout as exc:
+        return False, exc.detail
+    if not matched:
+        where = f" in the first {MAX_BODY // 1024} KiB" if reply.truncated else ""
         return False, f"receive did not match{where} (HTTP {status})"
     return True, status
 
@@ -275,7 +291,7 @@ async def aclose_shared() -> None:
 
 
 async def _exchange(plan: _Plan, spec: CheckSpec, tls: TlsClient, slot: _Slot | None
-                    ) -> tuple[bool, str]:
+                    ) -> _Reply:
     headers = _HEADERS if plan.host_header is None else {**_HEADERS, "Host": plan.host_header}
     sessions = await _shared()
     session = sessions.plain if slot is None else sessions.tls
@@ -290,7 +306,7 @@ async def _exchange(plan: _Plan, spec: CheckSpec, tls: TlsClient, slot: _Slot | 
         trace_request_ctx=slot,
     ) as resp:
         body, truncated = await _read_bounded(resp)
-        return _judge(resp, body, truncated, spec)
+        return _Reply(resp.status, resp.reason or "", body, truncated)
 
 
 async def _check(target: Target, spec: CheckSpec, tls: TlsClient | None) -> Result:
@@ -306,21 +322,23 @@ async def _check(target: Target, spec: CheckSpec, tls: TlsClient | None) -> Resu
     uses_tls = plan.url.scheme == "https"
     slot = _Slot(client.handshake_slots) if uses_tls else None
     timeout = spec.negotiatetimeout
+    deadline = started + timeout
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout_at(deadline):
             if uses_tls:
                 host = plan.url.raw_host or target.host
                 with client.resuming(host, plan.url.port or 443, plan.sni):
-                    ok, detail = await _exchange(plan, spec, client, slot)
+                    reply = await _exchange(plan, spec, client, slot)
             else:
-                ok, detail = await _exchange(plan, spec, client, slot)
+                reply = await _exchange(plan, spec, client, slot)
     except TimeoutError:
-        ok, detail = False, f"timeout after {float(timeout)}s"
+        return Result(False, f"timeout after {float(timeout)}s", loop.time() - started)
     except (aiohttp.ClientError, OSError, ValueError) as exc:
-        ok, detail = False, describe(exc)
+        return Result(False, describe(exc), loop.time() - started)
     finally:
         if slot is not None:
             slot.release()
+    ok, detail = await _judge(reply, spec, deadline)
     return Result(ok, detail, loop.time() - started)
 
 

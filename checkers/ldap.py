@@ -15,8 +15,9 @@ lets cancellation close the socket at once, and lets ldaps share the checks' TLS
 
 Timeouts (SPEC B §3.6): the whole check is bounded by `checktimeout` (the original's alarm)
 and each step (connect, TLS handshake, each reply) by `negotiatetimeout` (Net::LDAP's
-timeout). Unlike the original, a failed connect or bind is one failed check, not two
-(SPEC A §6).
+timeout); `receive` is matched off the event loop (checkers/match.py) once the connection is
+closed, with what is left of `checktimeout`. Unlike the original, a failed connect or bind is
+one failed check, not two (SPEC A §6).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from checkers.base import CheckSpec, Result, Target
+from checkers.match import MatchTimeout, search
 from checkers.tls import TlsClient, default_client
 
 # ldap3 2.9 reaches for pyasn1 names that newer pyasn1 marks deprecated (a warning at import,
@@ -104,15 +106,17 @@ async def check_ldaps(target: Target, spec: CheckSpec, *, tls: TlsClient | None 
 async def _check(target: Target, spec: CheckSpec, tls_client: TlsClient | None) -> Result:
     loop = asyncio.get_running_loop()
     start = loop.time()
+    deadline = start + spec.checktimeout
     try:
-        async with asyncio.timeout(spec.checktimeout):
+        async with asyncio.timeout_at(deadline):
             if tls_client is None:
-                ok, detail = await _exchange(target, spec, None)
+                dn = await _exchange(target, spec, None)
             else:
                 # Offer the session of the last check of this server, and keep the one this
                 # connection ends with (TLS 1.3 tickets arrive after the handshake).
                 with tls_client.resuming(target.host, target.port, spec.virtualhost):
-                    ok, detail = await _exchange(target, spec, tls_client)
+                    dn = await _exchange(target, spec, tls_client)
+        ok, detail = await _judge(dn, spec, deadline)
     except TimeoutError:
         ok, detail = False, f"timeout after {spec.checktimeout:.1f}s"
     except _Down as down:
@@ -124,9 +128,20 @@ async def _check(target: Target, spec: CheckSpec, tls_client: TlsClient | None) 
     return Result(ok=ok, detail=detail, elapsed=loop.time() - start)
 
 
-async def _exchange(
-    target: Target, spec: CheckSpec, tls_client: TlsClient | None
-) -> tuple[bool, str]:
+async def _judge(dn: bytes, spec: CheckSpec, deadline: float) -> tuple[bool, str]:
+    shown = _printable(dn) or "(root DSE)"
+    if spec.receive is not None:
+        try:
+            matched = await search(spec.receive, dn, deadline, spec.checktimeout)
+        except MatchTimeout as exc:
+            return False, exc.detail
+        if not matched:
+            return False, f"receive did not match DN {shown}"
+    return True, f"LDAP entry {shown}"
+
+
+async def _exchange(target: Target, spec: CheckSpec, tls_client: TlsClient | None) -> bytes:
+    """The DN of the one entry the search returns; raises _Down for every other outcome."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + spec.checktimeout
     step = spec.negotiatetimeout
@@ -175,12 +190,8 @@ async def _exchange(
     await _close(writer, deadline)
 
     if not entries:
-        return False, "LDAP search returned no entry"
-    dn = entries[0]
-    shown = _printable(dn) or "(root DSE)"
-    if spec.receive is not None and not spec.receive.search(dn):
-        return False, f"receive did not match DN {shown}"
-    return True, f"LDAP entry {shown}"
+        raise _Down("LDAP search returned no entry")
+    return entries[0]
 
 
 async def _bounded(aw: Awaitable[_T], seconds: float, what: str) -> _T:

@@ -5,7 +5,9 @@ prepends) with every literal backslash-n turned into a newline. Over TCP the wri
 half-closed after sending; over UDP (UDP virtuals) the request is one datagram and every
 datagram that comes back is split into lines. The check is up iff a line matches; an empty
 `receive` matches any line, which is what the original's empty Perl pattern does in
-practice (SPEC §3.4). A server that closes without a matching line is down.
+practice (SPEC §3.4). A server that closes without a matching line is down. Lines are
+matched as they arrive, off the event loop (checkers/match.py), within the same
+`negotiatetimeout` that bounds the exchange.
 
 The small socket helpers here (`open_stream`, `udp_socket`, `describe_oserror`) are shared
 with the SIP check, which has the same two transports.
@@ -23,6 +25,7 @@ import socket
 from collections.abc import AsyncIterator
 
 from checkers.base import CheckSpec, Result, Target
+from checkers.match import MatchTimeout, search
 from ldirectord.config.model import Protocol
 
 #: Longest reply line we read; a longer one is a garbage or hostile reply.
@@ -90,11 +93,25 @@ async def udp_socket(target: Target) -> AsyncIterator[socket.socket]:
         sock.close()
 
 
-def _matches(line: bytes, spec: CheckSpec) -> bool:
-    return spec.receive is None or spec.receive.search(line) is not None
+class _Lines:
+    """Matches reply lines against `receive`; remembers a match cut short by the deadline."""
+
+    def __init__(self, spec: CheckSpec, deadline: float) -> None:
+        self.spec = spec
+        self.deadline = deadline
+        self.matching = False  # left True when the check's timeout cancels a match
+
+    async def match(self, line: bytes) -> bool:
+        receive = self.spec.receive
+        if receive is None:
+            return True
+        self.matching = True
+        matched = await search(receive, line, self.deadline, self.spec.negotiatetimeout)
+        self.matching = False
+        return matched
 
 
-async def _tcp(target: Target, spec: CheckSpec, payload: bytes) -> tuple[bool, str]:
+async def _tcp(target: Target, lines: _Lines, payload: bytes) -> tuple[bool, str]:
     async with open_stream(target) as (reader, writer):
         writer.write(payload)
         await writer.drain()
@@ -109,12 +126,12 @@ async def _tcp(target: Target, spec: CheckSpec, payload: bytes) -> tuple[bool, s
             if not line:
                 return False, "receive did not match" if seen else "no reply"
             seen += len(line)
-            if _matches(line, spec):
+            if await lines.match(line):
                 return True, f"received {printable(line)!r}"
         return False, f"receive did not match in the first {MAX_REPLY // 1024} KiB"
 
 
-async def _udp(target: Target, spec: CheckSpec, payload: bytes) -> tuple[bool, str]:
+async def _udp(target: Target, lines: _Lines, payload: bytes) -> tuple[bool, str]:
     loop = asyncio.get_running_loop()
     async with udp_socket(target) as sock:
         # Sent once, as the original does: the request may not be idempotent.
@@ -124,7 +141,7 @@ async def _udp(target: Target, spec: CheckSpec, payload: bytes) -> tuple[bool, s
             datagram = await loop.sock_recv(sock, MAX_DATAGRAM)
             seen += len(datagram) or 1
             for line in datagram.splitlines(keepends=True):
-                if _matches(line, spec):
+                if await lines.match(line):
                     return True, f"received {printable(line)!r}"
         return False, f"receive did not match in the first {MAX_REPLY // 1024} KiB"
 
@@ -133,12 +150,19 @@ async def check_simpletcp(target: Target, spec: CheckSpec) -> Result:
     """Send the request, up iff a reply line matches `receive`; bounded by negotiatetimeout."""
     loop = asyncio.get_running_loop()
     start = loop.time()
+    deadline = start + spec.negotiatetimeout
     exchange = _udp if spec.protocol is Protocol.UDP else _tcp
+    lines = _Lines(spec, deadline)
     try:
-        async with asyncio.timeout(spec.negotiatetimeout):
-            ok, detail = await exchange(target, spec, request_bytes(spec.request))
+        async with asyncio.timeout_at(deadline):
+            ok, detail = await exchange(target, lines, request_bytes(spec.request))
+    except MatchTimeout as exc:
+        ok, detail = False, exc.detail
     except TimeoutError:
-        ok, detail = False, f"timeout after {spec.negotiatetimeout:g}s"
+        if lines.matching:  # the deadline came while a line was being matched
+            ok, detail = False, MatchTimeout(spec.negotiatetimeout).detail
+        else:
+            ok, detail = False, f"timeout after {spec.negotiatetimeout:g}s"
     except OSError as exc:
         ok, detail = False, describe_oserror(exc)
     return Result(ok=ok, detail=detail, elapsed=loop.time() - start)

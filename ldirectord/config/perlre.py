@@ -1,8 +1,10 @@
-"""Perl regular expressions (the `receive=` strings) translated to Python `re` on bytes.
+"""Perl regular expressions (the `receive=` strings) translated to Python `re` syntax on bytes.
 
 The original interpolates `receive` into a Perl match without `use utf8`, so the pattern
 and the subject are both byte strings. We do the same: the translated pattern is encoded
-as UTF-8 and compiled as a bytes pattern, and checkers match it against raw bytes.
+as UTF-8 and compiled as a bytes pattern, and checkers match it against raw bytes. The
+translation is checked by `re` and compiled by the regex package in its `re`-compatible
+VERSION0 mode, because regex can bound a search by a timeout (checkers/match.py).
 
 Translated so that the match is the same as Perl's:
 
@@ -16,7 +18,8 @@ Translated so that the match is the same as Perl's:
   them only to pattern text written in the program; the original interpolates `receive`
   from a variable, so its regex engine sees unknown escapes, which are the letters.
 - A quantified assertion (`\\b*`, `^?`) and a quantifier after nothing (`(|{1,2})`, which
-  Perl reads as literal text).
+  Perl reads as literal text); braces that are no quantifier (`a{e<=1}`) are literal
+  text too (regex would read that one as a fuzzy match).
 - Inline flags anywhere: `(?i)` in the middle of a pattern or group applies to the rest
   of that group (Python only accepts them at the very start), also `(?^...)`; flags
   i, m, s, x.
@@ -33,19 +36,25 @@ code `(?{...})` and `(??{...})`, recursion `(?R)` `(?1)` `(?&name)` `(?P>name)`,
 `\\K`, branch reset `(?|...)`, backtracking verbs `(*FAIL)` etc., Unicode properties
 `\\p{...}` `\\P{...}`, `\\X`, `\\C`, `\\b{...}` `\\B{...}`, `\\N{name}`, negated POSIX
 classes `[[:^alpha:]]`, the flags n, p, a, d, l, u, variable-length lookbehind, a back
-reference to a group that is still open or not yet opened, and the same group name twice.
+reference to a group that is still open or not yet opened, the same group name twice, a
+repeat count above 65534 (Perl's limit), and counted repeats that would make the pattern
+longer than 100000 characters written out (`(?:a{1000}){1000}`; regex compiles such a
+pattern as one long string, which would take hundreds of megabytes).
 With the `x` flag, a `#` comment inside the pattern must not contain `(`, `)`, `[` or `\\`
 (the translation does not know where such comments end).
 
 A differential test (tests/unit/config/test_perlre_vs_perl.py) runs thousands of random
-patterns through Perl and through this translation and requires the same matches.
+patterns through Perl and through this translation and requires the same matches, and
+through `re` and regex and requires that regex reads the translation as `re` does.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-from typing import Final
+from typing import Final, Protocol
+
+import regex
 
 from ldirectord.config.perlre_scan import (
     HSPACE,
@@ -56,12 +65,28 @@ from ldirectord.config.perlre_scan import (
     hex_escape,
 )
 
-__all__ = ["PerlRegexError", "compile_perl_regex", "translate"]
+__all__ = ["PerlRegexError", "ReceivePattern", "compile_perl_regex", "translate"]
+
+
+class ReceivePattern(Protocol):
+    """A compiled `receive` pattern: the `regex` package's, whose search can be bounded."""
+
+    @property
+    def pattern(self) -> bytes: ...
+
+    def search(self, string: bytes, pos: int | None = None, endpos: int | None = None,
+               concurrent: bool | None = None, timeout: float | None = None) -> object | None:
+        ...
 
 # Escapes that mean the same in Perl and Python (outside a class).
 _SAME: Final = frozenset("dDwWsSbBAntrfa")
 _FLAG_CHARS: Final = frozenset("imsx")
 _MAX_LEN: Final = 20_000
+#: Perl's largest repeat count (`a{65535}` is an error there).
+_MAX_COUNT: Final = 65_534
+#: How long the pattern may get with its counted repeats written out: the regex package
+#: compiles `(?:a{1000}){1000}` as a million-character string (about 270 MB).
+_MAX_EXPANSION: Final = 100_000
 _CONDITION: Final = re.compile(
     r"\(\?\((?:(\d+)|<([A-Za-z_]\w*)>|'([A-Za-z_]\w*)'|([A-Za-z_]\w*))\)")
 
@@ -76,6 +101,11 @@ class _Translator(Scanner):
         # One entry per open group (and one for the whole pattern): how many scoped
         # flag groups `(?i:` were opened inside it and must be closed at its end.
         self.scopes: list[list[str]] = [[]]
+        # Parallel to `scopes`: the size of each open group with its counted repeats
+        # written out (an upper bound); `last` is that of the last atom, which a
+        # quantifier repeats.
+        self.sizes: list[int] = [0]
+        self.last = 0
 
     def run(self) -> str:
         while self.i < len(self.src):
@@ -83,8 +113,10 @@ class _Translator(Scanner):
             atom = True  # whether what is emitted now can take a quantifier
             if c == "\\":
                 self.escape()
+                self.count(1)
             elif c == "[":
                 self.char_class()
+                self.count(1)
             elif c == "(":
                 atom = self.open_group()
             elif c == ")":
@@ -92,6 +124,7 @@ class _Translator(Scanner):
                     raise self.error("unmatched )")
                 self.close_flag_scopes()
                 self.scopes.pop()
+                self.count(self.sizes.pop())
                 self.out.append(")")
                 self.i += 1
             elif c == "|":
@@ -102,20 +135,52 @@ class _Translator(Scanner):
                 self.scopes[-1].extend(flags)
                 self.i += 1
                 atom = False
-            elif c == "{" and not self.atom:
-                self.out.append("\\{")  # Perl: a quantifier after nothing is literal text
+            elif c == "{" and not (self.atom and QUANTIFIER.match(self.src, self.i)):
+                # Literal text in Perl (a quantifier after nothing, or no quantifier at all);
+                # escaped so that regex does not read `{e<=1}` as a fuzzy-match constraint.
+                self.out.append("\\{")
                 self.i += 1
+                self.count(1)
+            elif c == "{":
+                self.counted_quantifier()
             elif c in "^$":
                 self.i += 1
                 self.assertion(c)
+                self.count(1)
             else:
                 self.out.append(c)
                 self.i += 1
+                if c not in "*+?":  # a quantifier, or its lazy or possessive mark
+                    self.count(1)
             self.atom = atom
         if len(self.scopes) > 1:
             raise self.error("missing )")
         self.close_flag_scopes()
         return "".join(self.out)
+
+    def count(self, size: int) -> None:
+        """An atom of `size` (written out) was emitted into the current group."""
+        self.sizes[-1] += size
+        self.last = size
+
+    def counted_quantifier(self) -> None:
+        """`{m}`, `{m,}`, `{m,n}` or `{,n}` after an atom, within Perl's and our limits."""
+        m = QUANTIFIER.match(self.src, self.i)
+        assert m is not None
+        text = m.group()
+        low, _, high = text[1:-1].partition(",")
+        for number in (low, high):
+            digits = number.lstrip("0")
+            if len(digits) > len(str(_MAX_COUNT)) or int(digits or "0") > _MAX_COUNT:
+                raise self.error(f"repeat count bigger than {_MAX_COUNT}")
+        times = max(int(low or "0"), 1)
+        self.sizes[-1] += self.last * (times - 1)
+        self.last *= times
+        if sum(self.sizes) > _MAX_EXPANSION:
+            raise self.error(f"counted repeats make the pattern longer than {_MAX_EXPANSION} "
+                             "characters")
+        self.out.append(text)
+        self.i = m.end()
 
     def quantifier_follows(self) -> bool:
         return self.peek() in ("*", "+", "?") or bool(QUANTIFIER.match(self.src, self.i))
@@ -282,6 +347,7 @@ class _Translator(Scanner):
                 raise self.error("unterminated (?P=name)")
             self.out.append(self.src[self.i : end + 1])
             self.i = end + 1
+            self.count(1)
             return True
         flags = re.match(r"\(\?(\^?)([a-zA-Z]*)(?:-([a-zA-Z]*))?([:)])", rest)
         if not flags:
@@ -314,6 +380,7 @@ class _Translator(Scanner):
     def push_group(self, text: str, length: int) -> None:
         self.out.append(text)
         self.scopes.append([])
+        self.sizes.append(0)
         self.i += length
 
 
@@ -324,8 +391,13 @@ def translate(text: str) -> str:
     return _Translator(text).run()
 
 
-def compile_perl_regex(text: str) -> re.Pattern[bytes]:
+def compile_perl_regex(text: str) -> ReceivePattern:
     """Compile Perl pattern `text` for matching raw bytes, as the original does.
+
+    The translation is Python `re` syntax. It is compiled by `re` first, which decides what
+    is refused (e.g. a variable-length lookbehind, which regex would take with semantics
+    that differ from Perl's), then by the regex package in its `re`-compatible VERSION0
+    mode, whose search can be given a timeout and lets other threads run meanwhile.
 
     Error handling: raises `PerlRegexError` (a `ValueError`) with a one-line reason for
     invalid patterns and for Perl features listed in this module's docstring.
@@ -338,8 +410,10 @@ def compile_perl_regex(text: str) -> re.Pattern[bytes]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return re.compile(pattern)
-    except re.error as exc:
+            re.compile(pattern)
+            compiled: ReceivePattern = regex.compile(pattern, regex.VERSION0)
+            return compiled
+    except (re.error, regex.error) as exc:
         raise PerlRegexError(exc.msg if hasattr(exc, "msg") else str(exc)) from exc
-    except (OverflowError, RecursionError, ValueError) as exc:
+    except (OverflowError, RecursionError, ValueError, IndexError) as exc:
         raise PerlRegexError(str(exc) or type(exc).__name__) from exc

@@ -8,7 +8,6 @@ The port probed is checkport, else the real's port if > 0, else the service's de
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import assert_never
@@ -20,11 +19,12 @@ from checkers.ping import check_ping
 from checkers.ports import DEFAULT_PORTS
 from checkers.registry import REFUSED, get_checker
 from ldirectord.config.model import CheckType, Config, RealServer, Service, VirtualService
+from ldirectord.config.perlre import ReceivePattern
 
 CheckFn = Callable[[], Awaitable[Result]]
 
 
-def compile_receive(text: str) -> re.Pattern[bytes] | None:
+def compile_receive(text: str) -> ReceivePattern | None:
     """The receive regex (translated from Perl by the config package); None when empty."""
     if not text:
         return None

@@ -20,6 +20,8 @@ __all__ = ["FTP_PASSWORD", "FTP_USER", "Proftpd", "proftpd"]
 USER_FILE, USER_TEXT = "/status.txt", b"ldirectord user file: OK\n"
 ANON_FILE, ANON_TEXT = "/status.txt", b"ldirectord anonymous file: OK\n"
 BIG_FILE, BIG_SIZE = "/big.bin", 6 * 1024 * 1024  # larger than the checker reads
+#: What `^(a|aa)+$` backtracks on without end (tests/protocols/test_receive_bound.py).
+PATHOLOGICAL_FILE, PATHOLOGICAL_TEXT = "/pathological.txt", b"a" * 50 + b"!"
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,8 @@ class Proftpd:
 
 @pytest.fixture(scope="module")
 def proftpd() -> Iterator[Proftpd]:
-    """proftpd with FTP_USER/FTP_PASSWORD (home has USER_FILE and BIG_FILE) and anonymous."""
+    """proftpd with FTP_USER/FTP_PASSWORD (home has USER_FILE, BIG_FILE and
+    PATHOLOGICAL_FILE) and anonymous."""
     with world_readable_tmpdir("ldirectord-proftpd-") as d:
         home, anon = d / "home" / FTP_USER, d / "anon"
         home.mkdir(parents=True)
@@ -39,6 +42,7 @@ def proftpd() -> Iterator[Proftpd]:
             directory.chmod(0o755)
         (home / USER_FILE.lstrip("/")).write_bytes(USER_TEXT)
         (home / BIG_FILE.lstrip("/")).write_bytes(b"\0" * BIG_SIZE)
+        (home / PATHOLOGICAL_FILE.lstrip("/")).write_bytes(PATHOLOGICAL_TEXT)
         (anon / ANON_FILE.lstrip("/")).write_bytes(ANON_TEXT)
         port = free_dual_port()
         conf = proftpd_config(d, "ldirectord test", ["127.0.0.1", "::1"], port, home=home,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -11,10 +10,12 @@ import dns.message
 import dns.rcode
 import dns.rrset
 import pytest
+import regex
 
 from checkers.base import CheckSpec, Target
 from checkers.dns import MISMATCH, TIMED_OUT, check_dns
 from ldirectord.config.model import Protocol, Service
+from ldirectord.config.perlre import ReceivePattern
 from tests.protocols.faults import (
     BLACKHOLE,
     Close,
@@ -59,8 +60,8 @@ def spec_for(protocol: Protocol = Protocol.UDP, **kw: object) -> CheckSpec:
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
-def rx(pattern: str) -> re.Pattern[bytes]:
-    return re.compile(pattern.encode())
+def rx(pattern: str) -> ReceivePattern:
+    return regex.compile(pattern.encode())
 
 
 # (id, request, receive, expect ok, expected detail)

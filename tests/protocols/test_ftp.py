@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
+import regex
 
 from checkers.base import CheckSpec, Target
 from checkers.ftp import check_ftp
 from ldirectord.config.model import Service
+from ldirectord.config.perlre import ReceivePattern
 from tests.protocols.faults import (
     BLACKHOLE,
     RecvLine,
@@ -43,8 +44,8 @@ ANON = CheckSpec(Service.FTP, login="anonymous", passwd="ldirectord@test",
 USER = replace(ANON, login=FTP_USER, passwd=FTP_PASSWORD)
 
 
-def rx(pattern: bytes) -> re.Pattern[bytes]:
-    return re.compile(pattern)
+def rx(pattern: bytes) -> ReceivePattern:
+    return regex.compile(pattern)
 
 
 @pytest.mark.asyncio

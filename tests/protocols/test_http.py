@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 import pytest_asyncio
+import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from yarl import URL
@@ -72,7 +73,7 @@ async def close_shared_sessions() -> AsyncIterator[None]:
 def spec(service: Service = Service.HTTP, request: str = "/", receive: bytes | None = None,
          httpmethod: HttpMethod = HttpMethod.GET, virtualhost: str | None = None,
          timeout: float = GENEROUS) -> CheckSpec:
-    pattern = re.compile(receive) if receive is not None else None
+    pattern = regex.compile(receive) if receive is not None else None
     return CheckSpec(service, request=request, receive=pattern, httpmethod=httpmethod,
                      virtualhost=virtualhost, negotiatetimeout=timeout, checktimeout=timeout)
 

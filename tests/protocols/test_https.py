@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+import regex
 
 from checkers.base import CheckSpec, Result, Target
 from checkers.http import aclose_shared, check_https
@@ -51,7 +52,7 @@ def spec(request: str = "/echo", receive: bytes | None = None, *,
          virtualhost: str | None = None, httpmethod: HttpMethod = HttpMethod.GET,
          timeout: float = GENEROUS) -> CheckSpec:
     return CheckSpec(Service.HTTPS, request=request,
-                     receive=re.compile(receive) if receive is not None else None,
+                     receive=regex.compile(receive) if receive is not None else None,
                      virtualhost=virtualhost, httpmethod=httpmethod,
                      negotiatetimeout=timeout, checktimeout=timeout)
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import re
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 
 import pytest
+import regex
 import trustme
 
 from checkers.base import Checker, CheckSpec, Target
 from checkers.ldap import MAX_MESSAGE, check_ldap, check_ldaps
 from checkers.tls import TlsClient
 from ldirectord.config.model import Service
+from ldirectord.config.perlre import ReceivePattern
 from tests.protocols.faults import (
     BLACKHOLE,
     Recv,
@@ -75,8 +76,8 @@ def spec_for(service: Service, **kw: object) -> CheckSpec:
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
-def rx(pattern: str) -> re.Pattern[bytes]:
-    return re.compile(pattern.encode())
+def rx(pattern: str) -> ReceivePattern:
+    return regex.compile(pattern.encode())
 
 
 # (id, request, receive, login, passwd, expect ok, expected detail fragment)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
+import regex
 
 from checkers.base import CheckSpec, Result, Target
 from checkers.simpletcp import check_simpletcp, request_bytes
@@ -39,7 +39,7 @@ __all__ = ["echo_server"]  # the fixture, imported so pytest finds it
 
 TIMEOUT = 1.5
 BASE = CheckSpec(service=Service.SIMPLETCP, request="/HELLO\\nWORLD\\n",
-                 receive=re.compile(rb"^WORLD$"), negotiatetimeout=TIMEOUT)
+                 receive=regex.compile(rb"^WORLD$"), negotiatetimeout=TIMEOUT)
 
 
 async def run(target: Target, spec: CheckSpec) -> Result:
@@ -83,7 +83,7 @@ async def test_echo_server(echo_server: EchoServer, host: str, protocol: Protoco
                            request_: str, receive: bytes | None, ok: bool,
                            detail: str | None) -> None:
     spec = replace(BASE, request=request_, protocol=protocol,
-                   receive=re.compile(receive) if receive is not None else None)
+                   receive=regex.compile(receive) if receive is not None else None)
     result = await run(Target(host, echo_server.port), spec)
     assert result.ok is ok, result
     if detail is not None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from ldirectord.cli import main
 from ldirectord.config.perlre import PerlRegexError, compile_perl_regex
 
 MATCHES = [
@@ -61,6 +64,12 @@ MATCHES = [
     (r"(?s)a.b", b"a\nb", True),
     (r"a.b", b"a\nb", False),
     (r"(?m)^b", b"a\nb", True),
+    # Braces that are no quantifier are literal text in Perl, never a regex fuzzy match.
+    (r"a{e<=1}", b"a{e<=1}", True),
+    (r"a{e<=1}", b"b{e<=1}", False),
+    (r"x{1}{e}", b"x{e}", True),
+    (r"(?:ab){2}c", b"ababc", True),
+    (r"a{0,65534}b", b"b", True),
 ]
 
 
@@ -73,6 +82,11 @@ def test_matches_like_perl(pattern: str, subject: bytes, expected: bool) -> None
     "(?{ 1 })", "(??{ 'a' })", "(?R)", "(?1)", "(?&name)", "(?P>name)", r"\G", r"a\Kb",
     "(?|a|b)", "(*FAIL)", r"\p{L}", r"\X", r"\N{SNOWMAN}", "[[:^alpha:]]", "[[:nope:]]",
     "(?n)a", "(?a)x", "(", ")", "[a", "*", "a{2,1}", r"(?<=a+)b", "\\", r"\k<nope>",
+    # Perl takes a short variable-length lookbehind; it is refused, as before.
+    r"(?<=ab?)c",
+    # Perl's limit on a repeat count, and repeats the regex package would write out whole.
+    "a{65535}", "a{1,4294967296}", "a{" + "9" * 5000 + "}", "(?:a{1000}){1000}",
+    "(?:(?:a{100}){100}){100}",
 ])
 def test_unsupported_or_invalid_is_refused(pattern: str) -> None:
     with pytest.raises(PerlRegexError):
@@ -86,3 +100,42 @@ def test_error_is_a_value_error_with_a_reason() -> None:
 
 def test_empty_pattern_matches_everything() -> None:
     assert compile_perl_regex("").search(b"anything")
+
+
+def test_a_match_can_be_bounded_in_time() -> None:
+    # Exponential backtracking on a 41-byte subject; the search gives up at its timeout.
+    pattern = compile_perl_regex("^(a|aa)+$")
+    with pytest.raises(TimeoutError):
+        pattern.search(b"a" * 40 + b"!", timeout=0.05)
+    assert pattern.search(b"aaaa", timeout=0.05)
+
+
+def test_refusals_say_why() -> None:
+    with pytest.raises(PerlRegexError, match="repeat count bigger than 65534"):
+        compile_perl_regex("a{65535}")
+    with pytest.raises(PerlRegexError, match="longer than 100000 characters"):
+        compile_perl_regex("(?:a{1000}){1000}")
+    with pytest.raises(PerlRegexError, match="look-behind requires fixed-width pattern"):
+        compile_perl_regex(r"(?<=ab?)c")
+
+
+def test_what_only_one_of_re_and_regex_would_take_is_a_load_error_with_file_and_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # regex compiles both (the first as a million-character string, the second with
+    # lookbehind semantics that are not Perl's); `-t` reports them where they are written.
+    path = tmp_path / "ldirectord.cf"
+    path.write_text("virtual=10.0.0.1:80\n"
+                    "\treal=10.0.0.2:80 gate\n"
+                    '\treal=10.0.0.3:80 gate 1 "/health", "(?:a{1000}){1000}"\n'
+                    '\treceive="(?<=ab?)c"\n'
+                    "\tservice=http\n")
+    assert main(["-t", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[:2] == [
+        f'{path}:3: real=10.0.0.3:80 gate 1 "/health", "(?:a{{1000}}){{1000}}": not a valid '
+        "regular expression: counted repeats make the pattern longer than 100000 characters "
+        "at offset 11",
+        f'{path}:4: receive="(?<=ab?)c": not a valid regular expression: look-behind requires '
+        "fixed-width pattern",
+    ]

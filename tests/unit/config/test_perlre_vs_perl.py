@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import binascii
 import random
+import re
 import shutil
 import subprocess
+import warnings
 
 import pytest
+import regex
 
-from ldirectord.config.perlre import PerlRegexError, compile_perl_regex
+from ldirectord.config.perlre import PerlRegexError, compile_perl_regex, translate
 
 PERL = shutil.which("perl")
 SCRIPT = r"""
@@ -105,3 +108,33 @@ def test_random_patterns_match_like_perl(seed: int) -> None:
             mismatches.append((pattern, subject, perl, ours))
     assert mismatches == []
     assert compiled_both > 900
+
+
+SOUP = list("()[]{}?*+|^$\\.-:<>=!#&~'aAbBzZhvQE0129xcgkpRe, ")
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_regex_reads_the_translation_as_re_does(seed: int) -> None:
+    """The translation is written in `re` syntax and run by the regex package: every
+    pattern `re` takes, regex takes too, and both find the same matches."""
+    rng = random.Random(seed)
+    compared = 0
+    for n in range(4000):
+        text = _pattern(rng) if n % 2 else "".join(
+            rng.choice(SOUP) for _ in range(rng.randint(1, 14)))
+        try:
+            python = translate(text).encode("utf-8", "surrogateescape")
+        except (PerlRegexError, UnicodeEncodeError):
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                ours = re.compile(python)
+            except re.error:
+                continue
+            theirs = regex.compile(python, regex.VERSION0)
+        compared += 1
+        for subject in [*SUBJECTS, b"a{e<=1}", b"{e}"]:
+            assert bool(ours.search(subject)) == bool(theirs.search(subject)), \
+                (text, python, subject)
+    assert compared > 2000
