@@ -104,7 +104,6 @@ async def serve(config: Config, opts: DaemonOptions, readiness: Readiness) -> in
         backend = await open_daemon_backend(opts)
     except IPVSError as exc:
         log.info("Could not open IPVS: %s", _one_line(exc))
-        readiness.failed(EXIT_NO_IPVS)
         return EXIT_NO_IPVS
     supervisor = Supervisor(config, backend, on_ready=readiness.ready,
                             alerts=alerts_for(config), cfgname=opts.name, debug=opts.debug)
@@ -129,8 +128,12 @@ def start_daemon(config: Config, opts: DaemonOptions) -> int:
         log.info("Can not open %s", opts.pid_path)
         readiness.failed(1)
         return 1
+    code = 1
     try:
-        return asyncio.run(serve(config, opts, readiness))
+        code = asyncio.run(serve(config, opts, readiness))
+        return code
     finally:
-        readiness.failed(1)  # no-op once ready() was sent
+        # The pid file goes before the invoking process hears of a failed start, so that
+        # `start` never exits non-zero while a pid file of the dead daemon still exists.
         pidfile.remove_if_ours(opts.pid_path)
+        readiness.failed(code)  # no-op once ready() was sent
