@@ -68,6 +68,11 @@ Step = Send | RecvLine | Recv | Stall | Reset | Close
 
 #: What a black-holed server does: accept and never answer.
 BLACKHOLE: tuple[Step, ...] = (Stall(),)
+#: The timeout of a check against a real server that answers: it answers at once (or after
+#: its own delay, such as dovecot's two seconds before refusing a password), so the
+#: timeout only keeps a loaded machine, which may leave a TLS handshake or a login
+#: process waiting for a CPU for seconds, from failing a check that is up.
+REAL_SERVER_TIMEOUT = 20.0
 
 
 def oversized(prefix: bytes = b"", size: int = 8 * 1024 * 1024) -> Send:

@@ -14,6 +14,7 @@ from ldirectord.config.model import Service
 from ldirectord.config.perlre import ReceivePattern
 from tests.protocols.faults import (
     BLACKHOLE,
+    REAL_SERVER_TIMEOUT,
     RecvLine,
     Reset,
     Send,
@@ -76,9 +77,8 @@ def rx(pattern: bytes) -> ReceivePattern:
         "receive-on-directory", "big-file"])
 async def test_proftpd(proftpd: Proftpd, host: str, spec: CheckSpec, ok: bool,
                        detail: str) -> None:
-    # A real server answers at once; the roomier timeout only guards against a busy host.
     result = await bounded_check(check_ftp, Target(host, proftpd.port),
-                                 replace(spec, negotiatetimeout=3))
+                                 replace(spec, negotiatetimeout=REAL_SERVER_TIMEOUT))
     assert result.ok is ok, result
     assert result.detail.startswith(detail), result
 

@@ -12,6 +12,7 @@ from checkers.imap import check_imap, check_imaps
 from ldirectord.config.model import Service
 from tests.protocols.faults import (
     BLACKHOLE,
+    REAL_SERVER_TIMEOUT,
     RecvLine,
     Reset,
     Send,
@@ -63,8 +64,8 @@ async def test_dovecot(dovecot: Dovecot, host: str, tls: bool, spec: CheckSpec, 
                        detail: str) -> None:
     # The check port is what is probed (the original always went to 143, SPEC 6.1 #16).
     checker, port = (check_imaps, dovecot.imaps) if tls else (check_imap, dovecot.imap)
-    # A real server answers at once; the roomier timeout only guards against a busy host.
-    result = await bounded_check(checker, Target(host, port), replace(spec, negotiatetimeout=3))
+    result = await bounded_check(checker, Target(host, port),
+                                 replace(spec, negotiatetimeout=REAL_SERVER_TIMEOUT))
     assert result.ok is ok, result
     assert result.detail.startswith(detail), result
 

@@ -11,6 +11,7 @@ from checkers.nntp import check_nntp
 from ldirectord.config.model import Service
 from tests.protocols.faults import (
     BLACKHOLE,
+    REAL_SERVER_TIMEOUT,
     Close,
     RecvLine,
     Reset,
@@ -29,8 +30,7 @@ __all__ = ["leafnode"]  # the fixture, imported for the tests below
 
 HOSTS = ["127.0.0.1", "::1"]
 SPEC = CheckSpec(Service.NNTP, negotiatetimeout=1.0)
-# A real server answers at once; the roomier timeout only guards against a busy host.
-REAL = CheckSpec(Service.NNTP, negotiatetimeout=3.0)
+REAL = CheckSpec(Service.NNTP, negotiatetimeout=REAL_SERVER_TIMEOUT)
 
 
 @pytest.mark.asyncio

@@ -18,6 +18,7 @@ from checkers.tls import TlsClient
 from ldirectord.config.model import Service
 from tests.protocols.faults import (
     BLACKHOLE,
+    REAL_SERVER_TIMEOUT,
     RecvLine,
     Reset,
     Send,
@@ -60,8 +61,8 @@ WRONG = replace(USER, passwd="wrong")
 async def test_dovecot(dovecot: Dovecot, host: str, tls: bool, spec: CheckSpec, ok: bool,
                        detail: str) -> None:
     checker, port = (check_pops, dovecot.pop3s) if tls else (check_pop, dovecot.pop3)
-    # A real server answers at once; the roomier timeout only guards against a busy host.
-    result = await bounded_check(checker, Target(host, port), replace(spec, negotiatetimeout=3))
+    result = await bounded_check(checker, Target(host, port),
+                                 replace(spec, negotiatetimeout=REAL_SERVER_TIMEOUT))
     assert result.ok is ok, result
     assert result.detail.startswith(detail), result
 

@@ -13,6 +13,7 @@ from checkers.smtp import check_smtp, check_submission
 from ldirectord.config.model import Service
 from tests.protocols.faults import (
     BLACKHOLE,
+    REAL_SERVER_TIMEOUT,
     RecvLine,
     Reset,
     Send,
@@ -30,8 +31,7 @@ __all__ = ["exim"]  # the fixture, imported for the tests below
 
 HOSTS = ["127.0.0.1", "::1"]
 SPEC = CheckSpec(Service.SMTP, negotiatetimeout=1.0)
-# A real server answers at once; the roomier timeout only guards against a busy host.
-REAL = CheckSpec(Service.SMTP, negotiatetimeout=3.0)
+REAL = CheckSpec(Service.SMTP, negotiatetimeout=REAL_SERVER_TIMEOUT)
 
 
 @pytest.mark.asyncio
