@@ -12,16 +12,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ldirectord import logsetup
 from ldirectord.cli import main
+from tests.waiting import DEADLINE, wait_for
 
 LDIRECTORD = str(Path(sys.executable).parent / "ldirectord")
-DEADLINE = 20.0
 
 
 @pytest.fixture(autouse=True)
@@ -59,15 +59,6 @@ def write_config(tmp_path: Path, port: int = 1, *, extra: str = "", name: str = 
     )
     return path
 
-
-def wait_for(cond: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    delay = 0.01
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.2)
 
 
 def log_text(tmp_path: Path) -> str:

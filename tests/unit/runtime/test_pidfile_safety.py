@@ -6,16 +6,15 @@ import os
 import stat
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ldirectord.runtime import pidfile
+from tests.waiting import wait_for
 
 LDIRECTORD = str(Path(sys.executable).parent / "ldirectord")
-DEADLINE = 20.0
 
 
 @pytest.fixture
@@ -25,15 +24,6 @@ def rundir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("LDIRECTORD_RUNDIR", str(run))
     return run
 
-
-def wait_for(cond: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    delay = 0.01
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.2)
 
 
 def run(*args: str, umask: int | None = None) -> subprocess.CompletedProcess[str]:

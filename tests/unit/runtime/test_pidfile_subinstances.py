@@ -10,13 +10,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-DEADLINE = 20.0
+from tests.waiting import wait_for
 
 RECORDER = """\
 import json, os, sys
@@ -28,15 +26,6 @@ from ldirectord.cli import main
 sys.exit(main())
 """
 
-
-def wait_for(cond: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    delay = 0.01
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.2)
 
 
 def recorded(path: Path) -> list[list[str]]:
