@@ -143,19 +143,20 @@ class Controller:
             virtual: VirtualService | None = getattr(event, "virtual", None)
             self.alerts.event(event, virtual, self.state)
 
-    async def reconcile(self, tag: Tag = Tag.START,
-                        managed: frozenset[ServiceKey] = frozenset(), *,
-                        retry: bool = False) -> bool:
+    async def reconcile(self, tag: Tag = Tag.START, *, retry: bool = False) -> bool:
         """Make the table match config + health now; False if the table could not be read.
 
-        `retry`: try the held (refused) operations again too (the repair reconcile).
+        The services this instance owns are managed, so a dropped virtual whose removal the
+        kernel refused is removed once it lets go. `retry`: try the held (refused)
+        operations again too (the repair reconcile).
         """
         table = await self._read()
         if table is None:
             return False
         self.dirty = False
         plan = engine.reconcile(self.config, self.health, self.maintenance, table,
-                                managed=managed, commands=self.commands, tag=tag)
+                                managed=self.ownership.keys, commands=self.commands,
+                                tag=tag)
         await self._apply(plan, retry=retry)
         return True
 
@@ -202,9 +203,11 @@ class Controller:
         return True
 
     async def _record_owned(self) -> None:
-        """Own the config's services; after a failed apply, also keep what was owned
-        (a removal the kernel refused is still ours to retry at the next start)."""
-        kept = self.ownership.keys if self.dirty else frozenset()
+        """Own the config's services, and keep owning those the kernel has not let go of: a
+        refused removal (held) is still ours to retry, and after an unread table so is all
+        that was owned."""
+        previous = self.ownership.keys
+        kept = previous if self.dirty else previous & {op.service for op in self.held}
         await self.ownership.record(engine.managed_keys(self.config) | kept)
 
     async def stop(self) -> None:

@@ -13,9 +13,9 @@ from dataclasses import replace
 import pytest
 
 from ldirectord.config.model import Forwarding, Protocol, RealServer
-from ldirectord.errors import PermissionDenied
+from ldirectord.errors import InvalidArgument, PermissionDenied
 from ldirectord.ipvs.memory import MemoryBackend
-from ldirectord.ipvs.model import AddDest, AddService, Op, ServiceKey
+from ldirectord.ipvs.model import AddDest, AddService, DelService, Op, ServiceKey
 from ldirectord.runtime.supervisor import REPAIR_BACKOFF
 from tests.unit.runtime.harness import KEY, Harness, config, virtual
 
@@ -194,3 +194,43 @@ async def test_no_permission_stops_the_apply_at_once(caplog: pytest.LogCaptureFi
         "system(ipvsadm -A -t 10.0.0.1:80 -s wrr) failed: Operation not permitted"]
     assert h.sup.controller.needs_repair
     assert await h.stop() == 0
+
+
+class RefusesRemoval(Recording):
+    """The memory table, refusing to delete one service the first `times` times."""
+
+    def __init__(self, key: ServiceKey, times: int) -> None:
+        super().__init__()
+        self.key, self.times = key, times
+
+    async def apply(self, ops: Sequence[Op]) -> None:
+        for op in ops:
+            if isinstance(op, DelService) and op.service == self.key and self.times > 0:
+                self.times -= 1
+                self.attempts.append(op)
+                raise InvalidArgument("refused for the test", op)
+            await super().apply([op])
+
+
+@pytest.mark.asyncio
+async def test_a_refused_removal_of_a_dropped_virtual_is_retried_until_it_is_gone(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # A reload drops a virtual and the kernel refuses its removal: the virtual stays ours
+    # (managed, recorded) and the removal is retried on the repair backoff, not forgotten.
+    dropped = replace(virtual("10.0.0.6"), address="10.0.0.5")
+    old, new = config(virtual("10.0.0.2"), dropped), config(virtual("10.0.0.2"))
+    h = Harness(old, caplog, loader=lambda path: new)
+    backend = RefusesRemoval(BAD, times=2)
+    use(h, backend)
+    await h.start()
+    await h.clock.advance(0)
+    assert dests(backend, BAD) == {"10.0.0.6:80": 1}
+    h.sup.request_reload("signal")
+    await h.clock.advance(0)
+    assert dests(backend, BAD) is not None  # refused once
+    assert BAD in h.sup.controller.ownership.keys
+    for _ in range(10):
+        await h.clock.advance(1)
+    assert dests(backend, BAD) is None
+    deletions = [op for op in backend.attempts if isinstance(op, DelService)]
+    assert len(deletions) == 3  # refused twice, then done: retried, not at every result
