@@ -37,14 +37,6 @@ OTHER = ServiceKey(Protocol.UDP, "10.0.0.4", 53)  # the other instance's
 LDIRECTORD = str(Path(sys.executable).parent / "ldirectord")
 
 
-@pytest.fixture
-def rundir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    run = tmp_path / "run"
-    run.mkdir()
-    monkeypatch.setenv("LDIRECTORD_RUNDIR", str(run))
-    return run
-
-
 async def until(cond: Callable[[], bool], what: str, limit: float = 20.0) -> None:
     """Wait (the record is written by a worker thread) until `cond`, with a deadline."""
     deadline = time.monotonic() + limit

@@ -17,14 +17,6 @@ from tests.waiting import wait_for
 LDIRECTORD = str(Path(sys.executable).parent / "ldirectord")
 
 
-@pytest.fixture
-def rundir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    run = tmp_path / "run"
-    run.mkdir()
-    monkeypatch.setenv("LDIRECTORD_RUNDIR", str(run))
-    return run
-
-
 
 def run(*args: str, umask: int | None = None) -> subprocess.CompletedProcess[str]:
     cmd = [LDIRECTORD, *args]
