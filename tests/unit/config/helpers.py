@@ -7,8 +7,12 @@ import enum
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from ldirectord.config import parse
 from ldirectord.config.model import Config
 from ldirectord.config.resolve import literal_address
+from ldirectord.errors import ConfigError
 from tests.conftest import DATA
 
 CONFIGS = DATA / "configs"
@@ -68,3 +72,15 @@ class FakeSystem:
 
     def is_dir(self, path: str) -> bool:
         return path in ("/", "/tmp")
+
+
+def cfg(text: str) -> Config:
+    """`text` parsed as `ldirectord.cf`, without I/O."""
+    return parse(text, "ldirectord.cf", hostname="h", system=FakeSystem())
+
+
+def errors(text: str) -> list[str]:
+    """The errors of `text`, each as `ldirectord.cf:N: message`; it must not parse."""
+    with pytest.raises(ConfigError) as info:
+        cfg(text)
+    return [str(m) for m in info.value.errors]

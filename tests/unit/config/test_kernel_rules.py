@@ -10,25 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ldirectord.config import parse
 from ldirectord.config.kernel import SCHEDULERS
-from ldirectord.config.model import Config
-from ldirectord.errors import ConfigError
-from tests.unit.config.helpers import FakeSystem
+from tests.unit.config.helpers import cfg, errors
 
 REPO = Path(__file__).resolve().parents[3]
 V = "virtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate\n"
 KNOWN = ("dh, fo, lblc, lblcr, lc, mh, nq, ovf, rr, sed, sh, twos, wlc or wrr")
-
-
-def cfg(text: str) -> Config:
-    return parse(text, "ldirectord.cf", hostname="h", system=FakeSystem())
-
-
-def errors(text: str) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        cfg(text)
-    return [str(m) for m in info.value.errors]
 
 
 def test_the_kernels_schedulers_are_known() -> None:

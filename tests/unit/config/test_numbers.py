@@ -5,23 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from ldirectord.config import parse
-from ldirectord.config.model import Config
-from ldirectord.errors import ConfigError
-from tests.unit.config.helpers import FakeSystem
+from tests.unit.config.helpers import cfg, errors
 
 V = "virtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate\n"
 SECONDS = "a number of seconds (write a number greater than 0, e.g. 5 or 1.5)"
-
-
-def cfg(text: str) -> Config:
-    return parse(text, "ldirectord.cf", hostname="h", system=FakeSystem())
-
-
-def errors(text: str) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        cfg(text)
-    return [str(m) for m in info.value.errors]
 
 
 @pytest.mark.parametrize(("line", "message"), [
