@@ -18,7 +18,7 @@ import argparse
 import asyncio
 import time
 
-from ldirectord.config.model import Protocol
+from ldirectord.config.model import IpvsProtocol
 from ldirectord.ipvs.ipvsadm import IpvsadmBackend
 from ldirectord.ipvs.model import (
     AddDest,
@@ -39,7 +39,7 @@ SERVICES, DESTS, EDITS = 10, 100, 10_000
 def layout() -> list[tuple[ServiceKey, DestKey]]:
     pairs = []
     for s in range(SERVICES):
-        key = ServiceKey(Protocol.TCP, f"10.200.{s}.1", 80)
+        key = ServiceKey(IpvsProtocol.TCP, f"10.200.{s}.1", 80)
         pairs += [(key, DestKey(f"10.201.{s}.{d + 1}", 80)) for d in range(DESTS)]
     return pairs
 

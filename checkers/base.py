@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
-from ldirectord.config.model import HttpMethod, Protocol, Service
+from ldirectord.config.model import HttpMethod, IpvsProtocol, Service
 from ldirectord.config.perlre import ReceivePattern
 
 
@@ -34,7 +34,7 @@ class CheckSpec:
     """What to check, taken from the virtual service (and per-real overrides)."""
 
     service: Service
-    protocol: Protocol = Protocol.TCP  # the virtual's protocol; FWM services check over TCP
+    protocol: IpvsProtocol = IpvsProtocol.TCP  # the virtual's protocol; FWM services check over TCP
     request: str = "/"  # always starts with "/" unless it is an absolute URL
     receive: ReceivePattern | None = None  # None: receive was empty; match with checkers.match
     virtualhost: str | None = None

@@ -12,7 +12,7 @@ import socket
 
 from checkers.base import CheckSpec, Result, Target
 from checkers.ping import check_ping
-from ldirectord.config.model import Protocol
+from ldirectord.config.model import IpvsProtocol
 
 
 def _describe(exc: OSError) -> str:
@@ -48,6 +48,6 @@ async def tcp_connect(target: Target, limit: float) -> Result:
 
 async def check_connect(target: Target, spec: CheckSpec) -> Result:
     """TCP connect with `spec.checktimeout`; an ICMP ping instead for UDP virtuals."""
-    if spec.protocol is Protocol.UDP:
+    if spec.protocol is IpvsProtocol.UDP:
         return await check_ping(target, spec)
     return await tcp_connect(target, spec.checktimeout)

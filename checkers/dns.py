@@ -42,7 +42,7 @@ import dns.reversename
 from checkers import _udp
 from checkers.base import CheckSpec, Result, Target
 from checkers.match import MatchTimeout, first_match
-from ldirectord.config.model import Protocol
+from ldirectord.config.model import IpvsProtocol
 
 TIMED_OUT: Final = "Connection timed out"
 MISMATCH: Final = "Response mismatch"
@@ -120,7 +120,7 @@ async def _ask(target: Target, spec: CheckSpec, query: dns.message.Message) -> d
     loop = asyncio.get_running_loop()
     deadline = loop.time() + spec.negotiatetimeout
     try:
-        if spec.protocol is not Protocol.TCP:
+        if spec.protocol is not IpvsProtocol.TCP:
             response = await _udp.exchange(target, query.to_wire(),
                                            functools.partial(_parse, query),
                                            within=spec.negotiatetimeout)

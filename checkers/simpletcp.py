@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator
 
 from checkers.base import CheckSpec, Result, Target
 from checkers.match import MatchTimeout, search
-from ldirectord.config.model import Protocol
+from ldirectord.config.model import IpvsProtocol
 
 #: Longest reply line we read; a longer one is a garbage or hostile reply.
 MAX_LINE = 64 * 1024
@@ -151,7 +151,7 @@ async def check_simpletcp(target: Target, spec: CheckSpec) -> Result:
     loop = asyncio.get_running_loop()
     start = loop.time()
     deadline = start + spec.negotiatetimeout
-    exchange = _udp if spec.protocol is Protocol.UDP else _tcp
+    exchange = _udp if spec.protocol is IpvsProtocol.UDP else _tcp
     lines = _Lines(spec, deadline)
     try:
         async with asyncio.timeout_at(deadline):

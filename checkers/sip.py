@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from checkers.base import CheckSpec, Result, Target
 from checkers.simpletcp import MAX_DATAGRAM, describe_oserror, open_stream, printable, udp_socket
-from ldirectord.config.model import Protocol
+from ldirectord.config.model import IpvsProtocol
 
 T1 = 0.5
 T2 = 4.0
@@ -185,7 +185,7 @@ async def check_sip(target: Target, spec: CheckSpec) -> Result:
     """OPTIONS over the virtual's protocol; up iff a final 200 arrives within negotiatetimeout."""
     loop = asyncio.get_running_loop()
     start = loop.time()
-    exchange = _udp if spec.protocol is Protocol.UDP else _tcp
+    exchange = _udp if spec.protocol is IpvsProtocol.UDP else _tcp
     try:
         async with asyncio.timeout(spec.negotiatetimeout):
             ok, detail = await exchange(target, spec)

@@ -31,7 +31,7 @@ from ldirectord.config.model import (
     Config,
     ConfigMessage,
     Fallback,
-    Protocol,
+    IpvsProtocol,
     RealServer,
     Service,
     SourcePos,
@@ -381,8 +381,8 @@ class _Builder:
                 return None
             port = 0
             if gf.spec.port:
-                port = (resolve_port(self.system, gf.spec.port, Protocol.TCP)
-                        or resolve_port(self.system, gf.spec.port, Protocol.UDP) or 0)
+                port = (resolve_port(self.system, gf.spec.port, IpvsProtocol.TCP)
+                        or resolve_port(self.system, gf.spec.port, IpvsProtocol.UDP) or 0)
             return Fallback(gf.host, port, gf.spec.forwarding, gf.ipv6, gf.where)
 
         return Config(

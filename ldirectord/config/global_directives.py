@@ -9,7 +9,7 @@ from typing import Final
 from ldirectord.config import convert as cv
 from ldirectord.config.convert import Invalid
 from ldirectord.config.lexer import Line
-from ldirectord.config.model import ALL_DAEMON_STATES, DaemonState, Protocol, SourcePos
+from ldirectord.config.model import ALL_DAEMON_STATES, DaemonState, IpvsProtocol, SourcePos
 from ldirectord.config.reals import FallbackSpec, parse_fallback, resolve_fallback_host
 from ldirectord.config.resolve import System, resolve_port
 from ldirectord.config.smtp import smtp_server
@@ -109,7 +109,7 @@ def _fallback(g: Globals, line: Line, ctx: GlobalContext) -> None:
     # for one protocol only is accepted here and checked against each virtual's protocol.
     if spec.port is not None and all(
             resolve_port(ctx.system, spec.port, proto) is None
-            for proto in (Protocol.TCP, Protocol.UDP)):
+            for proto in (IpvsProtocol.TCP, IpvsProtocol.UDP)):
         raise Invalid(f"invalid port for fallback server: {spec.port}")
     fallback = GlobalFallback(spec, host, ipv6, SourcePos(ctx.path, line.lineno))
     if ipv6:

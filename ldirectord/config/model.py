@@ -17,7 +17,7 @@ from enum import StrEnum
 
 # Re-exported: the config speaks of the table's protocols and forwarding methods.
 from ldirectord.ipvs.model import Forwarding as Forwarding
-from ldirectord.ipvs.model import Protocol as Protocol
+from ldirectord.ipvs.model import IpvsProtocol as IpvsProtocol
 from ldirectord.logsetup import escape_controls
 
 
@@ -122,7 +122,7 @@ class RealServer:
 class VirtualService:
     """One `virtual=`/`virtual6=` section with every inherited value resolved."""
 
-    protocol: Protocol
+    protocol: IpvsProtocol
     address: str | None  # literal address; None for firewall-mark services
     port: int  # 0 for firewall-mark services
     fwmark: int | None  # set only for firewall-mark services

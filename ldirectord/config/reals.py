@@ -17,7 +17,7 @@ from typing import Final
 
 from ldirectord.config.addresses import ambiguous_message
 from ldirectord.config.convert import Invalid
-from ldirectord.config.model import Forwarding, Protocol, RealServer, SourcePos
+from ldirectord.config.model import Forwarding, IpvsProtocol, RealServer, SourcePos
 from ldirectord.config.resolve import System, resolve_port
 
 _ADDR = r"\d+\.\d+\.\d+\.\d+|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+"
@@ -258,12 +258,12 @@ def resolve_fallback_host(spec: FallbackSpec, system: System, ipv6: bool) -> str
     return addr
 
 
-def resolve_fallback_port(spec: FallbackSpec, system: System, protocol: Protocol,
+def resolve_fallback_port(spec: FallbackSpec, system: System, protocol: IpvsProtocol,
                           default: int) -> int:
     if spec.port is None:
         return default
     # fwmark services have no protocol of their own for a service-name lookup: use tcp.
-    proto = Protocol.TCP if protocol is Protocol.FWM else protocol
+    proto = IpvsProtocol.TCP if protocol is IpvsProtocol.FWM else protocol
     port = resolve_port(system, spec.port, proto)
     if port is None:
         raise Invalid(f"invalid port for fallback server: {spec.port}")

@@ -15,7 +15,7 @@ import socket
 from typing import Protocol
 
 from ldirectord.config.addresses import ambiguous_ipv4
-from ldirectord.config.model import Protocol as IpProtocol
+from ldirectord.config.model import IpvsProtocol
 
 _MAX_NAME = 253
 _NUMERIC = re.compile(r"[0-9.]+")
@@ -103,12 +103,12 @@ class RealSystem:
             return False
 
 
-def resolve_port(system: System, text: str, protocol: IpProtocol | str | None) -> int | None:
+def resolve_port(system: System, text: str, protocol: IpvsProtocol | str | None) -> int | None:
     """ld_getservbyname: digits are a port 0..65535, anything else a service name."""
     if text.isascii() and text.isdigit():
         if len(text) > 6:
             return None
         port = int(text)
         return port if 0 <= port < 65536 else None
-    proto = protocol.value if isinstance(protocol, IpProtocol) else protocol
+    proto = protocol.value if isinstance(protocol, IpvsProtocol) else protocol
     return system.service_port(text, proto)

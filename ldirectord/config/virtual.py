@@ -22,7 +22,7 @@ from ldirectord.config.model import (
     CheckType,
     DaemonState,
     HttpMethod,
-    Protocol,
+    IpvsProtocol,
     Service,
 )
 from ldirectord.config.perlre import PerlRegexError, compile_perl_regex
@@ -57,7 +57,7 @@ class VirtualDraft:
     fwmark: int | None = None
     host: str | None = None
     port_text: str = "0"
-    protocol: Protocol = Protocol.TCP
+    protocol: IpvsProtocol = IpvsProtocol.TCP
     checktype: CheckType = CheckType.NEGOTIATE
     negotiate_every: int = 0
     service: Service | None = None
@@ -123,7 +123,7 @@ def parse_header(lineno: int, key: str, value: str, label: str) -> tuple[Virtual
         if not 1 <= mark <= _MAX_FWMARK:
             draft.ok = False
             raise Invalid(f"firewall mark must be between 1 and {_MAX_FWMARK}")
-        draft.fwmark, draft.protocol, draft.service = mark, Protocol.FWM, Service.NONE
+        draft.fwmark, draft.protocol, draft.service = mark, IpvsProtocol.FWM, Service.NONE
     else:
         draft.ok = False
         if re.match(r"\d+\.\d+\.\d+\.\d+(?:\s|$)", value):
@@ -134,7 +134,7 @@ def parse_header(lineno: int, key: str, value: str, label: str) -> tuple[Virtual
     if rest and not _TRAILING_COMMENT.fullmatch(rest):
         warning = f'text after the virtual address is ignored: "{rest.strip()}"'
     if draft.fwmark is None and draft.port_text in ("53", "domain"):
-        draft.protocol = Protocol.UDP
+        draft.protocol = IpvsProtocol.UDP
     return draft, warning
 
 
@@ -202,11 +202,11 @@ def _protocol(d: VirtualDraft, line: Line, ctx: SectionContext) -> None:
     v = line.value
     if not re.match(r"\w", v):
         raise Invalid("invalid protocol")
-    if d.protocol is Protocol.FWM:
+    if d.protocol is IpvsProtocol.FWM:
         if v != "fwm":
             raise Invalid("protocol must be fwm if the virtual service is a fwmark (a number)")
     elif v in ("tcp", "udp"):
-        d.protocol = Protocol(v)
+        d.protocol = IpvsProtocol(v)
     else:
         raise Invalid("protocol must be tcp or udp if the virtual service is an address "
                       "and port")

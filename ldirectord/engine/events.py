@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
-from ldirectord.config.model import Protocol, VirtualService
+from ldirectord.config.model import IpvsProtocol, VirtualService
 from ldirectord.ipvs.model import DestKey, Op, ServiceKey
 
 __all__ = [
@@ -256,7 +256,7 @@ class FallbackCommand:
         else:
             assert v.address is not None
             address = f"[{v.address}]" if v.ipv6 else v.address
-        protocol = Protocol.FWM.value if v.fwmark is not None else v.protocol.value
+        protocol = IpvsProtocol.FWM.value if v.fwmark is not None else v.protocol.value
         return (self.action.value, f"{address}:{v.port}", protocol)
 
     @property

@@ -18,7 +18,7 @@ from ldirectord.config.model import (
     CheckType,
     Config,
     Forwarding,
-    Protocol,
+    IpvsProtocol,
     RealServer,
     Service,
     VirtualService,
@@ -43,7 +43,7 @@ class RealId:
     checktype: CheckType
     service: Service | None
     command: str | None
-    protocol: Protocol
+    protocol: IpvsProtocol
     host: str  # literal, IPv6 without brackets
     port: int  # as configured (0 when omitted)
     virtualhost: str | None

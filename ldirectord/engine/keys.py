@@ -23,7 +23,7 @@ only on UDP services (the original emits -o only for UDP), scheduler flags as a 
 
 from __future__ import annotations
 
-from ldirectord.config.model import Fallback, Forwarding, Protocol, RealServer, VirtualService
+from ldirectord.config.model import Fallback, Forwarding, IpvsProtocol, RealServer, VirtualService
 from ldirectord.ipvs.model import DestAttrs, DestKey, Method, ServiceAttrs, ServiceKey
 
 __all__ = [
@@ -44,7 +44,7 @@ FALLBACK_WEIGHT = 1
 def service_key(virtual: VirtualService) -> ServiceKey:
     """The kernel's key of a virtual service."""
     if virtual.fwmark is not None:
-        return ServiceKey(Protocol.FWM, None, 0, virtual.fwmark, virtual.ipv6)
+        return ServiceKey(IpvsProtocol.FWM, None, 0, virtual.fwmark, virtual.ipv6)
     return ServiceKey(virtual.protocol, virtual.address, virtual.port, None, virtual.ipv6)
 
 
@@ -58,7 +58,7 @@ def service_attrs(virtual: VirtualService) -> ServiceAttrs:
         scheduler=virtual.scheduler,
         persistent=virtual.persistent,
         netmask=netmask,
-        ops=virtual.ops and virtual.protocol is Protocol.UDP,
+        ops=virtual.ops and virtual.protocol is IpvsProtocol.UDP,
         schedflags=flags,
     )
 

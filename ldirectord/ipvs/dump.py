@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ldirectord.errors import IPVSError
-from ldirectord.ipvs.model import DestAttrs, DestKey, Protocol, ServiceEntry, ServiceKey, Table
+from ldirectord.ipvs.model import DestAttrs, DestKey, IpvsProtocol, ServiceEntry, ServiceKey, Table
 from ldirectord.ipvs.rules import sched_flag_order
 from ldirectord.ipvs.select import BackendKind, open_backend, open_kind
 
@@ -19,7 +19,7 @@ DEFAULT_VERSION_LINE = "IP Virtual Server version 1.2.1 (size=4096)"
 _HEADER = ("Prot LocalAddress:Port Scheduler Flags\n"
            "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n")
 _AF_INET, _AF_INET6 = 2, 10
-_PROTO_NUMBER = {Protocol.TCP: 6, Protocol.UDP: 17, Protocol.FWM: 0}
+_PROTO_NUMBER = {IpvsProtocol.TCP: 6, IpvsProtocol.UDP: 17, IpvsProtocol.FWM: 0}
 
 T = TypeVar("T")
 

@@ -21,7 +21,7 @@ import struct
 import sys
 from enum import IntEnum
 
-from ldirectord.ipvs.model import DestAttrs, DestKey, Protocol, ServiceAttrs, ServiceKey
+from ldirectord.ipvs.model import DestAttrs, DestKey, IpvsProtocol, ServiceAttrs, ServiceKey
 from ldirectord.ipvs.rules import (
     SVC_F_ONEPACKET,
     SVC_F_PERSISTENT,
@@ -55,7 +55,7 @@ _NLMSGHDR = struct.Struct("=IHHII")
 _GENLHDR = struct.Struct("=BBH")
 _NLA = struct.Struct("=HH")
 
-PROTO_NUMBERS = {Protocol.TCP: socket.IPPROTO_TCP, Protocol.UDP: socket.IPPROTO_UDP}
+PROTO_NUMBERS = {IpvsProtocol.TCP: socket.IPPROTO_TCP, IpvsProtocol.UDP: socket.IPPROTO_UDP}
 
 
 class Cmd(IntEnum):

@@ -35,9 +35,9 @@ from ldirectord.ipvs.model import (
     DestKey,
     EditDest,
     EditService,
+    IpvsProtocol,
     Method,
     Op,
-    Protocol,
     ServiceAttrs,
     ServiceEntry,
     ServiceKey,
@@ -57,7 +57,7 @@ def service_args(key: ServiceKey) -> list[str]:
     """`-t VIP:port`, `-u VIP:port`, `-f mark` or `-f mark -6`."""
     if key.fwmark is not None:
         return ["-f", str(key.fwmark), *(["-6"] if key.ipv6 else [])]
-    flag = "-u" if key.protocol is Protocol.UDP else "-t"
+    flag = "-u" if key.protocol is IpvsProtocol.UDP else "-t"
     host = f"[{key.address}]" if key.ipv6 else key.address
     return [flag, f"{host}:{key.port}"]
 
@@ -125,7 +125,7 @@ _ERRORS: tuple[tuple[str, type[IPVSError]], ...] = (
     ("not found", NotFound),
     ("Permission denied", PermissionDenied),
     ("not permitted", PermissionDenied),
-    ("Protocol not available", IPVSUnavailable),
+    ("IpvsProtocol not available", IPVSUnavailable),
     ("Can't initialize ipvs", IPVSUnavailable),
 )
 
@@ -157,10 +157,10 @@ def _addr_port(text: str) -> tuple[str, int, bool]:
 
 def _service_key(match: re.Match[str]) -> ServiceKey:
     if match["proto"] == "FWM":
-        return ServiceKey(Protocol.FWM, None, 0, fwmark=int(match["where"]),
+        return ServiceKey(IpvsProtocol.FWM, None, 0, fwmark=int(match["where"]),
                           ipv6=bool(match["v6"]))
     host, port, ipv6 = _addr_port(match["where"])
-    return ServiceKey(Protocol(match["proto"].lower()), host, port, ipv6=ipv6)
+    return ServiceKey(IpvsProtocol(match["proto"].lower()), host, port, ipv6=ipv6)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,8 @@ class Forwarding(StrEnum):
     IPIP = "ipip"
 
 
-class Protocol(StrEnum):
-    """Protocol of a virtual service; FWM for firewall-mark services."""
+class IpvsProtocol(StrEnum):
+    """The IPVS protocol of a virtual service; FWM for firewall-mark services."""
 
     TCP = "tcp"
     UDP = "udp"
@@ -53,7 +53,7 @@ _FROM_FORWARDING = {Forwarding.MASQ: Method.MASQ, Forwarding.IPIP: Method.TUNNEL
 class ServiceKey:
     """Identity of a virtual service: protocol+address+port, or a firewall mark (per family)."""
 
-    protocol: Protocol  # FWM for firewall-mark services
+    protocol: IpvsProtocol  # FWM for firewall-mark services
     address: str | None  # literal; None for firewall-mark services
     port: int  # 0 for firewall-mark services
     fwmark: int | None = None

@@ -58,9 +58,9 @@ from ldirectord.ipvs.model import (
     DestKey,
     EditDest,
     EditService,
+    IpvsProtocol,
     Method,
     Op,
-    Protocol,
     ServiceAttrs,
     ServiceEntry,
     ServiceKey,
@@ -92,7 +92,7 @@ _ERRNO_MAP: Mapping[int, type[IPVSError]] = {
     errno.ENOPROTOOPT: IPVSUnavailable,
 }
 IP_VS_CONN_F_FWD_MASK = 0x7
-_PROTOCOLS = {socket.IPPROTO_TCP: Protocol.TCP, socket.IPPROTO_UDP: Protocol.UDP}
+_PROTOCOLS = {socket.IPPROTO_TCP: IpvsProtocol.TCP, socket.IPPROTO_UDP: IpvsProtocol.UDP}
 _YIELD_EVERY = 64  # ops between two yields to the event loop during a long apply
 
 
@@ -139,7 +139,7 @@ def _service_from(raw: dict[int, bytes]) -> tuple[ServiceKey, ServiceAttrs] | No
     ipv6 = family == socket.AF_INET6
     fwmark = genl.u32(raw[SVC_FWMARK]) if SVC_FWMARK in raw else 0
     if fwmark:
-        key = ServiceKey(Protocol.FWM, None, 0, fwmark=fwmark, ipv6=ipv6)
+        key = ServiceKey(IpvsProtocol.FWM, None, 0, fwmark=fwmark, ipv6=ipv6)
     elif (protocol := _PROTOCOLS.get(genl.u16(raw[SVC_PROTOCOL]))) is None:
         return None
     else:

@@ -26,9 +26,9 @@ from ldirectord.errors import InvalidArgument, NotFound
 from ldirectord.ipvs.model import (
     DestAttrs,
     DestKey,
+    IpvsProtocol,
     Method,
     Op,
-    Protocol,
     ServiceAttrs,
     ServiceKey,
 )
@@ -120,7 +120,7 @@ def check_service(key: ServiceKey, attrs: ServiceAttrs, op: Op | None = None) ->
     they have.
     """
     if (key.fwmark is None) != (key.address is not None) or (
-            (key.fwmark is None) == (key.protocol is Protocol.FWM)):
+            (key.fwmark is None) == (key.protocol is IpvsProtocol.FWM)):
         raise InvalidArgument("a service has either an address or a firewall mark", op)
     if key.fwmark is not None and not 0 < key.fwmark <= 0xFFFFFFFF:
         raise InvalidArgument(f"invalid firewall mark {key.fwmark}", op)
@@ -129,7 +129,7 @@ def check_service(key: ServiceKey, attrs: ServiceAttrs, op: Op | None = None) ->
             raise InvalidArgument(f"address {key.address} does not match the family", op)
         if not 0 <= key.port <= 0xFFFF:
             raise InvalidArgument(f"invalid port {key.port}", op)
-    if attrs.ops and key.protocol is not Protocol.UDP and key.fwmark is None:
+    if attrs.ops and key.protocol is not IpvsProtocol.UDP and key.fwmark is None:
         raise InvalidArgument("One-Packet Scheduling is only for UDP virtual services", op)
     if attrs.persistent is not None and not 0 <= attrs.persistent <= 0xFFFFFFFF:
         raise InvalidArgument(f"invalid persistent timeout {attrs.persistent}", op)

@@ -27,7 +27,7 @@ import ipaddress
 import os
 from collections.abc import Iterable
 
-from ldirectord.config.model import Protocol
+from ldirectord.config.model import IpvsProtocol
 from ldirectord.ipvs.model import ServiceKey
 from ldirectord.logsetup import log
 from ldirectord.runtime import pidfile
@@ -69,7 +69,7 @@ def parse_key(line: str) -> ServiceKey:
     if kind in ("fwm", "fwm6"):
         if not rest.isascii() or not rest.isdigit() or not 0 < int(rest) < 2 ** 32:
             raise RecordError(f"not a firewall mark in {line!r}")
-        return ServiceKey(Protocol.FWM, None, 0, int(rest), kind == "fwm6")
+        return ServiceKey(IpvsProtocol.FWM, None, 0, int(rest), kind == "fwm6")
     if kind not in ("tcp", "udp"):
         raise RecordError(f"not a virtual service: {line!r}")
     if rest.startswith("["):
@@ -84,7 +84,7 @@ def parse_key(line: str) -> ServiceKey:
         raise RecordError(f"not an IP address in {line!r}") from None
     if (address.version == 6) != rest.startswith("["):
         raise RecordError(f"not address:port in {line!r}")
-    return ServiceKey(Protocol(kind), str(address), _port(port, line), None,
+    return ServiceKey(IpvsProtocol(kind), str(address), _port(port, line), None,
                       address.version == 6)
 
 

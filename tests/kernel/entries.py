@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ldirectord.config.model import Protocol
+from ldirectord.config.model import IpvsProtocol
 from ldirectord.ipvs.model import (
     AddDest,
     AddService,
@@ -17,15 +17,15 @@ from ldirectord.ipvs.rules import SCHEDULERS
 
 
 def tcp(address: str, port: int) -> ServiceKey:
-    return ServiceKey(Protocol.TCP, address, port, ipv6=":" in address)
+    return ServiceKey(IpvsProtocol.TCP, address, port, ipv6=":" in address)
 
 
 def udp(address: str, port: int) -> ServiceKey:
-    return ServiceKey(Protocol.UDP, address, port, ipv6=":" in address)
+    return ServiceKey(IpvsProtocol.UDP, address, port, ipv6=":" in address)
 
 
 def fwm(mark: int, ipv6: bool = False) -> ServiceKey:
-    return ServiceKey(Protocol.FWM, None, 0, fwmark=mark, ipv6=ipv6)
+    return ServiceKey(IpvsProtocol.FWM, None, 0, fwmark=mark, ipv6=ipv6)
 
 
 # IPv4 services are all in 10.0.0.0/8 or 192.168.0.0/16: ipvsadm's address comparison

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 
-from ldirectord.config.model import Protocol
+from ldirectord.config.model import IpvsProtocol
 from ldirectord.errors import AlreadyExists, InvalidArgument, IPVSError, NotFound
 from ldirectord.ipvs.backend import Backend
 from ldirectord.ipvs.memory import apply_ops
@@ -142,7 +142,7 @@ REFUSED: list[tuple[str, list[Op], Op, type[IPVSError]]] = [
     ("sh-flag-without-sh", [],
      AddService(VIP, ServiceAttrs("wrr", schedflags=frozenset({"sh-port"}))), InvalidArgument),
     ("fwmark-with-a-protocol", [],
-     AddService(ServiceKey(Protocol.TCP, None, 0, fwmark=5), ServiceAttrs("rr")),
+     AddService(ServiceKey(IpvsProtocol.TCP, None, 0, fwmark=5), ServiceAttrs("rr")),
      InvalidArgument),
     ("bad-v6-prefix", [],
      AddService(tcp("2001:db8::9", 80), ServiceAttrs("rr", 60, "129")), InvalidArgument),

@@ -14,7 +14,7 @@ import regex
 
 from checkers.base import CheckSpec, Target
 from checkers.dns import MISMATCH, TIMED_OUT, check_dns
-from ldirectord.config.model import Protocol, Service
+from ldirectord.config.model import IpvsProtocol, Service
 from ldirectord.config.perlre import ReceivePattern
 from tests.protocols.faults import (
     BLACKHOLE,
@@ -51,10 +51,10 @@ from tests.protocols.servers_dns import (
 HOSTS = ["127.0.0.1", "::1"]
 TIMEOUT = 1.0  # negotiatetimeout bounds the whole DNS exchange
 BOUND = TIMEOUT + 0.5
-PROTOCOLS = [Protocol.UDP, Protocol.TCP]
+PROTOCOLS = [IpvsProtocol.UDP, IpvsProtocol.TCP]
 
 
-def spec_for(protocol: Protocol = Protocol.UDP, **kw: object) -> CheckSpec:
+def spec_for(protocol: IpvsProtocol = IpvsProtocol.UDP, **kw: object) -> CheckSpec:
     base = CheckSpec(service=Service.DNS, protocol=protocol, checktimeout=TIMEOUT,
                      negotiatetimeout=TIMEOUT)
     return replace(base, **kw)  # type: ignore[arg-type]
@@ -90,7 +90,7 @@ SERVER_ROWS = [
 @pytest.mark.parametrize("protocol", PROTOCOLS, ids=["udp", "tcp"])
 @pytest.mark.parametrize(("request_", "receive", "ok", "detail"),
                          [r[1:] for r in SERVER_ROWS], ids=[r[0] for r in SERVER_ROWS])
-async def test_against_dnsmasq(dnsmasq: Dnsmasq, host: str, protocol: Protocol,
+async def test_against_dnsmasq(dnsmasq: Dnsmasq, host: str, protocol: IpvsProtocol,
                                request_: str, receive: str | None, ok: bool,
                                detail: str) -> None:
     spec = spec_for(protocol, request=request_, receive=rx(receive) if receive else None)
@@ -102,7 +102,7 @@ async def test_against_dnsmasq(dnsmasq: Dnsmasq, host: str, protocol: Protocol,
 @pytest.mark.asyncio
 async def test_fwm_virtual_queries_over_udp(dnsmasq: Dnsmasq) -> None:
     """Only protocol tcp selects TCP, as the original (`usevc` iff the protocol is tcp)."""
-    spec = spec_for(Protocol.FWM, request=f"/{WWW}")
+    spec = spec_for(IpvsProtocol.FWM, request=f"/{WWW}")
     result = await bounded_check(check_dns, Target("127.0.0.1", dnsmasq.port), spec, bound=BOUND)
     assert result.ok, result
 
@@ -110,9 +110,9 @@ async def test_fwm_virtual_queries_over_udp(dnsmasq: Dnsmasq) -> None:
 @pytest.mark.asyncio
 @pytest.mark.parametrize("host", HOSTS)
 async def test_refused(host: str) -> None:
-    udp = await bounded_check(check_dns, refused_udp_target(host), spec_for(Protocol.UDP,
+    udp = await bounded_check(check_dns, refused_udp_target(host), spec_for(IpvsProtocol.UDP,
                               request=f"/{WWW}"), bound=BOUND)
-    tcp = await bounded_check(check_dns, refused_target(host), spec_for(Protocol.TCP,
+    tcp = await bounded_check(check_dns, refused_target(host), spec_for(IpvsProtocol.TCP,
                               request=f"/{WWW}"), bound=BOUND)
     assert (udp.ok, udp.detail) == (False, "connection refused")
     assert (tcp.ok, tcp.detail) == (False, "connection refused")
@@ -197,7 +197,7 @@ TCP_ROWS: list[tuple[str, list[Step], str]] = [
 async def test_misbehaving_tcp_server(host: str, steps: list[Step], detail: str) -> None:
     async with no_leaks(), scripted_server(steps, host) as target:
         result = await bounded_check(check_dns, target,
-                                     spec_for(Protocol.TCP, request=f"/{WWW}"), bound=BOUND,
+                                     spec_for(IpvsProtocol.TCP, request=f"/{WWW}"), bound=BOUND,
                                      leak_guard=False)
     assert not result.ok
     assert detail in result.detail, result

@@ -10,7 +10,7 @@ import regex
 
 from checkers.base import CheckSpec, Result, Target
 from checkers.simpletcp import check_simpletcp, request_bytes
-from ldirectord.config.model import Protocol, Service
+from ldirectord.config.model import IpvsProtocol, Service
 from tests.protocols.faults import (
     BLACKHOLE,
     Close,
@@ -68,7 +68,7 @@ def test_request_bytes(request_: str, expected: bytes) -> None:
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("host", HOSTS)
-@pytest.mark.parametrize("protocol", [Protocol.TCP, Protocol.UDP])
+@pytest.mark.parametrize("protocol", [IpvsProtocol.TCP, IpvsProtocol.UDP])
 @pytest.mark.parametrize(
     ("request_", "receive", "ok", "detail"),
     [
@@ -79,7 +79,7 @@ def test_request_bytes(request_: str, expected: bytes) -> None:
         ("/HELLO\\nWORLD", rb"NOPE", False, None),  # wrong receive
     ],
 )
-async def test_echo_server(echo_server: EchoServer, host: str, protocol: Protocol,
+async def test_echo_server(echo_server: EchoServer, host: str, protocol: IpvsProtocol,
                            request_: str, receive: bytes | None, ok: bool,
                            detail: str | None) -> None:
     spec = replace(BASE, request=request_, protocol=protocol,
@@ -88,7 +88,7 @@ async def test_echo_server(echo_server: EchoServer, host: str, protocol: Protoco
     assert result.ok is ok, result
     if detail is not None:
         assert result.detail == detail
-    elif protocol is Protocol.TCP:
+    elif protocol is IpvsProtocol.TCP:
         # cat exits on our half-close, so the mismatch is known without waiting.
         assert result.detail == "receive did not match"
         assert result.elapsed < TIMEOUT
@@ -121,9 +121,9 @@ async def test_tcp_misbehaving_peers(host: str, steps: Sequence[Step], detail: s
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("host", HOSTS)
-@pytest.mark.parametrize("protocol", [Protocol.TCP, Protocol.UDP])
-async def test_refused(host: str, protocol: Protocol) -> None:
-    target = refused_target(host) if protocol is Protocol.TCP else udp_refused_target(host)
+@pytest.mark.parametrize("protocol", [IpvsProtocol.TCP, IpvsProtocol.UDP])
+async def test_refused(host: str, protocol: IpvsProtocol) -> None:
+    target = refused_target(host) if protocol is IpvsProtocol.TCP else udp_refused_target(host)
     result = await run(target, replace(BASE, protocol=protocol))
     assert not result.ok
     assert result.detail == "connection refused"
@@ -160,7 +160,7 @@ def _split_answer(_: bytes) -> list[bytes]:
 async def test_udp_peers(host: str, answer: object, ok: bool, detail: str) -> None:
     assert callable(answer)
     async with udp_peer(answer, host=host) as peer:
-        result = await run(peer.target, replace(BASE, protocol=Protocol.UDP))
+        result = await run(peer.target, replace(BASE, protocol=IpvsProtocol.UDP))
     assert result.ok is ok, result
     assert result.detail == detail
     assert peer.received == [b"HELLO\nWORLD\n"]  # sent once: the request may not be idempotent
@@ -168,11 +168,11 @@ async def test_udp_peers(host: str, answer: object, ok: bool, detail: str) -> No
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("host", HOSTS)
-@pytest.mark.parametrize("protocol", [Protocol.TCP, Protocol.UDP])
-async def test_cancelled_check_releases_everything(host: str, protocol: Protocol) -> None:
+@pytest.mark.parametrize("protocol", [IpvsProtocol.TCP, IpvsProtocol.UDP])
+async def test_cancelled_check_releases_everything(host: str, protocol: IpvsProtocol) -> None:
     """The daemon cancels checks on reload and stop: nothing may stay open or running."""
     spec = replace(BASE, protocol=protocol, negotiatetimeout=30)
     async with no_leaks(), scripted_server(BLACKHOLE, host=host) as tcp, \
             udp_peer(lambda _: [], host=host) as udp:
-        target = tcp if protocol is Protocol.TCP else udp.target
+        target = tcp if protocol is IpvsProtocol.TCP else udp.target
         await cancel_ends_promptly(check_simpletcp(target, spec), 0.3, 1.5)

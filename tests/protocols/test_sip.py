@@ -10,7 +10,7 @@ import pytest
 
 from checkers.base import CheckSpec, Result, Target
 from checkers.sip import build_options, check_sip
-from ldirectord.config.model import Protocol, Service
+from ldirectord.config.model import IpvsProtocol, Service
 from tests.protocols.faults import (
     BLACKHOLE,
     Close,
@@ -62,7 +62,7 @@ def test_request_format() -> None:
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("host", HOSTS)
-@pytest.mark.parametrize("protocol", [Protocol.UDP, Protocol.TCP])
+@pytest.mark.parametrize("protocol", [IpvsProtocol.UDP, IpvsProtocol.TCP])
 @pytest.mark.parametrize(
     ("user", "ok", "detail"),
     [
@@ -73,7 +73,7 @@ def test_request_format() -> None:
         (None, True, "SIP/2.0 200 OK"),  # empty login: `OPTIONS sip: SIP/2.0`, as the original
     ],
 )
-async def test_kamailio(sip_server: SipServer, host: str, protocol: Protocol,
+async def test_kamailio(sip_server: SipServer, host: str, protocol: IpvsProtocol,
                         user: str | None, ok: bool, detail: str) -> None:
     login = "" if user is None else f"{user}@{f'[{host}]' if ':' in host else host}"
     async with no_leaks():
@@ -177,7 +177,7 @@ def _drop_first() -> Callable[[bytes], list[bytes]]:
 )
 async def test_udp_peers(host: str, make_answer: Callable[[], Callable[[bytes], list[bytes]]],
                          ok: bool, detail: str, requests: int) -> None:
-    spec = replace(BASE, protocol=Protocol.UDP)
+    spec = replace(BASE, protocol=IpvsProtocol.UDP)
     async with udp_peer(make_answer(), host=host) as peer:
         async with no_leaks():
             result = await run(peer.target, spec)
@@ -196,7 +196,7 @@ async def test_udp_peers(host: str, make_answer: Callable[[], Callable[[bytes], 
 async def test_each_check_is_a_new_transaction() -> None:
     async with udp_peer(_forbidden) as peer:
         for _ in range(2):
-            await run(peer.target, replace(BASE, protocol=Protocol.UDP))
+            await run(peer.target, replace(BASE, protocol=IpvsProtocol.UDP))
     branches = {re.search(rb"branch=(\S+)", r).group(1) for r in peer.received}  # type: ignore[union-attr]
     call_ids = {re.search(rb"Call-ID: (\S+)", r).group(1) for r in peer.received}  # type: ignore[union-attr]
     assert len(branches) == len(call_ids) == 2
@@ -204,9 +204,9 @@ async def test_each_check_is_a_new_transaction() -> None:
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("host", HOSTS)
-@pytest.mark.parametrize("protocol", [Protocol.TCP, Protocol.UDP])
-async def test_refused(host: str, protocol: Protocol) -> None:
-    target = refused_target(host) if protocol is Protocol.TCP else udp_refused_target(host)
+@pytest.mark.parametrize("protocol", [IpvsProtocol.TCP, IpvsProtocol.UDP])
+async def test_refused(host: str, protocol: IpvsProtocol) -> None:
+    target = refused_target(host) if protocol is IpvsProtocol.TCP else udp_refused_target(host)
     async with no_leaks():
         result = await run(target, replace(BASE, protocol=protocol))
     assert not result.ok
@@ -215,11 +215,11 @@ async def test_refused(host: str, protocol: Protocol) -> None:
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("host", HOSTS)
-@pytest.mark.parametrize("protocol", [Protocol.TCP, Protocol.UDP])
-async def test_cancelled_check_releases_everything(host: str, protocol: Protocol) -> None:
+@pytest.mark.parametrize("protocol", [IpvsProtocol.TCP, IpvsProtocol.UDP])
+async def test_cancelled_check_releases_everything(host: str, protocol: IpvsProtocol) -> None:
     """The daemon cancels checks on reload and stop: nothing may stay open or running."""
     spec = replace(BASE, protocol=protocol, negotiatetimeout=30)
     async with no_leaks(), scripted_server(BLACKHOLE, host=host) as tcp, \
             udp_peer(lambda _: [], host=host) as udp:
-        target = tcp if protocol is Protocol.TCP else udp.target
+        target = tcp if protocol is IpvsProtocol.TCP else udp.target
         await cancel_ends_promptly(check_sip(target, spec), 0.3, 1.5)

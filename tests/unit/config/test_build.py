@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from ldirectord.config import load, parse
-from ldirectord.config.model import CheckType, Config, DaemonState, Forwarding, Protocol, Service
+from ldirectord.config.model import (
+    CheckType,
+    Config,
+    DaemonState,
+    Forwarding,
+    IpvsProtocol,
+    Service,
+)
 from ldirectord.errors import ConfigError
 from tests.unit.config.helpers import FakeSystem
 
@@ -51,18 +58,18 @@ def test_per_virtual_checkinterval_is_honoured_without_fork_and_without_warning(
 
 
 @pytest.mark.parametrize(("text", "proto"), [
-    ("virtual=10.0.0.1:53\n", Protocol.UDP), ("virtual=10.0.0.1:domain\n", Protocol.UDP),
-    ("virtual=10.0.0.1:053\n", Protocol.TCP), ("virtual=10.0.0.1:80\n", Protocol.TCP),
-    ("virtual=10.0.0.1:53\n\tprotocol=tcp\n", Protocol.TCP),
+    ("virtual=10.0.0.1:53\n", IpvsProtocol.UDP), ("virtual=10.0.0.1:domain\n", IpvsProtocol.UDP),
+    ("virtual=10.0.0.1:053\n", IpvsProtocol.TCP), ("virtual=10.0.0.1:80\n", IpvsProtocol.TCP),
+    ("virtual=10.0.0.1:53\n\tprotocol=tcp\n", IpvsProtocol.TCP),
 ])
 def test_protocol_default_is_udp_only_for_53_or_domain_as_written(text: str,
-                                                                  proto: Protocol) -> None:
+                                                                  proto: IpvsProtocol) -> None:
     assert cfg(text).virtuals[0].protocol is proto
 
 
 def test_fwmark_virtual6_is_an_ipv6_fwmark_service() -> None:
     vs = cfg("virtual6=12\n\treal6=[2001:db8::2] gate\n").virtuals[0]
-    assert (vs.fwmark, vs.ipv6, vs.protocol, vs.port, vs.vid) == (12, True, Protocol.FWM, 0,
+    assert (vs.fwmark, vs.ipv6, vs.protocol, vs.port, vs.vid) == (12, True, IpvsProtocol.FWM, 0,
                                                                   "fwm6:12")
 
 

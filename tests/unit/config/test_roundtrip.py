@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ldirectord.config import parse
-from ldirectord.config.model import CheckType, Forwarding, Protocol, Service
+from ldirectord.config.model import CheckType, Forwarding, IpvsProtocol, Service
 from tests.unit.config.helpers import FakeSystem
 
 FORWARDINGS = list(Forwarding)
@@ -131,7 +131,7 @@ def test_rendered_config_parses_back(case: tuple[str, dict[str, object], list[Vi
     assert len(config.virtuals) == len(specs)
     for vs, spec in zip(config.virtuals, specs, strict=True):
         o = spec.options
-        proto = Protocol.UDP if spec.port == 53 else Protocol.TCP  # the original's rule
+        proto = IpvsProtocol.UDP if spec.port == 53 else IpvsProtocol.TCP  # the original's rule
         assert (vs.address, vs.port, vs.protocol) == (spec.address, spec.port, proto)
         ct = o.get("checktype", CheckType.NEGOTIATE)
         if isinstance(ct, int):

@@ -9,7 +9,7 @@ from ldirectord.config.model import (
     Config,
     Fallback,
     Forwarding,
-    Protocol,
+    IpvsProtocol,
     RealServer,
     Service,
     VirtualService,
@@ -24,7 +24,7 @@ def virtual(
     *,
     address: str = VIP,
     port: int = 80,
-    protocol: Protocol = Protocol.TCP,
+    protocol: IpvsProtocol = IpvsProtocol.TCP,
     fwmark: int | None = None,
     ipv6: bool = False,
     checktype: CheckType = CheckType.NEGOTIATE,
@@ -33,7 +33,7 @@ def virtual(
 ) -> VirtualService:
     """A virtual service; `fwmark` makes it a firewall-mark service."""
     if fwmark is not None:
-        return VirtualService(Protocol.FWM, None, 0, fwmark, ipv6, reals, checktype=checktype,
+        return VirtualService(IpvsProtocol.FWM, None, 0, fwmark, ipv6, reals, checktype=checktype,
                               service=service, **kwargs)  # type: ignore[arg-type]
     return VirtualService(protocol, address, port, None, ipv6, reals, checktype=checktype,
                           service=service, **kwargs)  # type: ignore[arg-type]
@@ -54,7 +54,7 @@ def config(*virtuals: VirtualService, **kwargs: object) -> Config:
 
 
 def tcp(address: str = VIP, port: int = 80) -> ServiceKey:
-    return ServiceKey(Protocol.TCP, address, port)
+    return ServiceKey(IpvsProtocol.TCP, address, port)
 
 
 def entry(dests: Mapping[DestKey, DestAttrs] | None = None,

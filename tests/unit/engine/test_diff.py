@@ -7,7 +7,7 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ldirectord.config.model import Protocol
+from ldirectord.config.model import IpvsProtocol
 from ldirectord.engine import diff, same_dest, same_service
 from ldirectord.ipvs.memory import apply_ops
 from ldirectord.ipvs.model import (
@@ -27,11 +27,11 @@ from ldirectord.ipvs.model import (
 )
 
 SERVICES = (
-    ServiceKey(Protocol.TCP, "10.0.0.1", 80),
-    ServiceKey(Protocol.TCP, "10.0.0.1", 443),
-    ServiceKey(Protocol.UDP, "10.0.0.1", 53),
-    ServiceKey(Protocol.FWM, None, 0, 7),
-    ServiceKey(Protocol.TCP, "2001:db8::1", 80, None, True),
+    ServiceKey(IpvsProtocol.TCP, "10.0.0.1", 80),
+    ServiceKey(IpvsProtocol.TCP, "10.0.0.1", 443),
+    ServiceKey(IpvsProtocol.UDP, "10.0.0.1", 53),
+    ServiceKey(IpvsProtocol.FWM, None, 0, 7),
+    ServiceKey(IpvsProtocol.TCP, "2001:db8::1", 80, None, True),
 )
 V4_DESTS = tuple(DestKey(f"10.0.1.{i}", p) for i in range(1, 4) for p in (0, 80))
 V6_DESTS = tuple(DestKey(f"2001:db8::{i}", 80) for i in range(2, 5))
@@ -56,7 +56,7 @@ def service_attrs(key: ServiceKey, code: int) -> ServiceAttrs:
         netmask = "64" if key.ipv6 else "255.255.255.0"
     names = FLAGS.get(scheduler, ())
     flags = frozenset(n for i, n in enumerate(names) if flagbits & (1 << i))
-    ops = key.protocol is Protocol.UDP and code % 2 == 1
+    ops = key.protocol is IpvsProtocol.UDP and code % 2 == 1
     return ServiceAttrs(scheduler, persistent, netmask, ops, flags)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ldirectord.config.model import Forwarding, Protocol
-from ldirectord.config.model import Protocol as P
+from ldirectord.config.model import Forwarding, IpvsProtocol
+from ldirectord.config.model import IpvsProtocol as P
 from ldirectord.engine import (
     DestChange,
     DestEvent,
@@ -145,7 +145,7 @@ def test_reminder_subject_names_the_kernel_entry() -> None:
     ("v", "action", "args"),
     [
         (V, FallbackAction.START, ("start", "10.0.0.1:80", "tcp")),
-        (virtual(protocol=Protocol.UDP, port=53), FallbackAction.STOP,
+        (virtual(protocol=IpvsProtocol.UDP, port=53), FallbackAction.STOP,
          ("stop", "10.0.0.1:53", "udp")),
         (V6, FallbackAction.START, ("start", "[2001:db8::1]:80", "tcp")),
         (FWM, FallbackAction.START, ("start", ":0", "fwm")),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ldirectord.config.model import CheckType, Forwarding, Protocol, Service
+from ldirectord.config.model import CheckType, Forwarding, IpvsProtocol, Service
 from ldirectord.engine import (
     Health,
     Policy,
@@ -33,7 +33,7 @@ def test_port_mapping_truth_table(kind: str, fwd: Forwarding, port: int) -> None
     if kind == "fwm":
         v = virtual(fwmark=7)
     else:
-        v = virtual(protocol=Protocol(kind), port=80)
+        v = virtual(protocol=IpvsProtocol(kind), port=80)
     key = dest_key(v, "10.0.0.2", port, fwd)
     # what ipvsadm -a -r 10.0.0.2:<port> leaves in the kernel
     if kind != "fwm" and fwd in (Forwarding.GATE, Forwarding.IPIP):
@@ -43,13 +43,13 @@ def test_port_mapping_truth_table(kind: str, fwd: Forwarding, port: int) -> None
 
 
 def test_service_keys() -> None:
-    assert service_key(virtual(port=443)) == ServiceKey(Protocol.TCP, "10.0.0.1", 443)
-    assert service_key(virtual(protocol=Protocol.UDP, port=53)) == ServiceKey(
-        Protocol.UDP, "10.0.0.1", 53)
+    assert service_key(virtual(port=443)) == ServiceKey(IpvsProtocol.TCP, "10.0.0.1", 443)
+    assert service_key(virtual(protocol=IpvsProtocol.UDP, port=53)) == ServiceKey(
+        IpvsProtocol.UDP, "10.0.0.1", 53)
     assert service_key(virtual(fwmark=7, ipv6=True)) == ServiceKey(
-        Protocol.FWM, None, 0, 7, True)
+        IpvsProtocol.FWM, None, 0, 7, True)
     assert service_key(virtual(address="2001:db8::1", ipv6=True)) == ServiceKey(
-        Protocol.TCP, "2001:db8::1", 80, None, True)
+        IpvsProtocol.TCP, "2001:db8::1", 80, None, True)
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_service_attrs(kwargs: dict[str, Any], expected: ServiceAttrs) -> None:
 
 
 def test_udp_ops_kept() -> None:
-    assert service_attrs(virtual(protocol=Protocol.UDP, ops=True)).ops
+    assert service_attrs(virtual(protocol=IpvsProtocol.UDP, ops=True)).ops
 
 
 def test_same_real_same_check_is_one_identity() -> None:
@@ -108,7 +108,7 @@ def test_real_fields_in_the_id_split_identities(change: dict[str, object]) -> No
         {"checktype": CheckType.CONNECT},
         {"virtualhost": "www.example.com"},
         {"checkport": 8080},
-        {"protocol": Protocol.UDP},
+        {"protocol": IpvsProtocol.UDP},
         {"request": "/other"},
     ],
 )

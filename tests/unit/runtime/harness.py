@@ -14,7 +14,7 @@ from ldirectord.config.model import (
     Config,
     Fallback,
     Forwarding,
-    Protocol,
+    IpvsProtocol,
     RealServer,
     Service,
     VirtualService,
@@ -27,14 +27,14 @@ from ldirectord.runtime.supervisor import Supervisor
 from tests.unit.runtime.fakeclock import FakeClock, settle
 
 VIP = "10.0.0.1"
-KEY = ServiceKey(Protocol.TCP, VIP, 80)
+KEY = ServiceKey(IpvsProtocol.TCP, VIP, 80)
 
 
 def virtual(*hosts: str, quiescent: bool = False, fallback: bool = True,
             interval: float = 5.0, **kw: object) -> VirtualService:
     reals = tuple(RealServer(h, 80, Forwarding.MASQ) for h in hosts)
     vs = VirtualService(
-        protocol=Protocol.TCP, address=VIP, port=80, fwmark=None, ipv6=False, reals=reals,
+        protocol=IpvsProtocol.TCP, address=VIP, port=80, fwmark=None, ipv6=False, reals=reals,
         service=Service.HTTP, checkinterval=interval, quiescent=quiescent,
         fallback=Fallback("127.0.0.1", 80, Forwarding.MASQ) if fallback else None,
     )

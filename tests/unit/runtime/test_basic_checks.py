@@ -14,7 +14,7 @@ from checkers.base import CheckSpec, Target
 from checkers.connect import check_connect
 from checkers.external import check_external, external_args
 from checkers.ping import check_ping, checksum, echo_request, parse_reply
-from ldirectord.config.model import Protocol, Service
+from ldirectord.config.model import IpvsProtocol, Service
 from tests.protocols import faults
 
 SPEC = CheckSpec(Service.NONE, checktimeout=1.0)
@@ -95,7 +95,7 @@ async def test_ping_loopback(host: str) -> None:
 
 @pytest.mark.asyncio
 async def test_connect_for_udp_virtual_pings() -> None:
-    spec = CheckSpec(Service.NONE, protocol=Protocol.UDP, checktimeout=1.0)
+    spec = CheckSpec(Service.NONE, protocol=IpvsProtocol.UDP, checktimeout=1.0)
     # Port 1 on loopback is closed: a TCP connect would fail, a ping succeeds.
     result = await check_connect(Target("127.0.0.1", 1), spec)
     if not result.ok and "cannot open" in result.detail:

@@ -12,15 +12,15 @@ from dataclasses import replace
 
 import pytest
 
-from ldirectord.config.model import Forwarding, Protocol, RealServer
+from ldirectord.config.model import Forwarding, IpvsProtocol, RealServer
 from ldirectord.errors import InvalidArgument, PermissionDenied
 from ldirectord.ipvs.memory import MemoryBackend
 from ldirectord.ipvs.model import AddDest, AddService, DelService, Op, ServiceKey
 from ldirectord.runtime.supervisor import REPAIR_BACKOFF
 from tests.unit.runtime.harness import KEY, Harness, config, virtual
 
-BAD = ServiceKey(Protocol.TCP, "10.0.0.5", 80)
-LAST = ServiceKey(Protocol.TCP, "10.0.0.9", 80)
+BAD = ServiceKey(IpvsProtocol.TCP, "10.0.0.5", 80)
+LAST = ServiceKey(IpvsProtocol.TCP, "10.0.0.9", 80)
 REFUSED_LINE = "system(ipvsadm -A -t 10.0.0.5:80 -s rrr) failed: "
 
 

@@ -23,7 +23,7 @@ from ldirectord.config.model import (
     Config,
     DaemonState,
     Forwarding,
-    Protocol,
+    IpvsProtocol,
     RealServer,
     Service,
     VirtualService,
@@ -121,12 +121,12 @@ async def blackhole(relay: Relay) -> AsyncIterator[list[asyncio.StreamWriter]]:
 
 # -- helpers -----------------------------------------------------------------------------
 
-KEY = ServiceKey(Protocol.TCP, "10.0.0.1", 80)
+KEY = ServiceKey(IpvsProtocol.TCP, "10.0.0.1", 80)
 
 
 def virtual(**kw: object) -> VirtualService:
     base = VirtualService(
-        protocol=Protocol.TCP, address="10.0.0.1", port=80, fwmark=None, ipv6=False,
+        protocol=IpvsProtocol.TCP, address="10.0.0.1", port=80, fwmark=None, ipv6=False,
         reals=(RealServer("10.0.0.2", 80, Forwarding.MASQ),
                RealServer("10.0.0.3", 80, Forwarding.MASQ)),
         service=Service.HTTP, emailalert="ops@example.com", smtp="127.0.0.1")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ldirectord.config.model import Config, Protocol
+from ldirectord.config.model import Config, IpvsProtocol
 from ldirectord.ipvs.model import ServiceAttrs, ServiceEntry, ServiceKey, Table
 from ldirectord.runtime.owned import (
     Ownership,
@@ -30,10 +30,10 @@ from ldirectord.runtime.owned import (
 from tests.unit.runtime.fakeclock import settle
 from tests.unit.runtime.harness import Harness, config, virtual
 
-X = ServiceKey(Protocol.TCP, "10.0.0.1", 80)
-Y = ServiceKey(Protocol.TCP, "10.0.0.2", 80)
-HAND = ServiceKey(Protocol.TCP, "10.0.0.3", 80)  # added by an operator with ipvsadm
-OTHER = ServiceKey(Protocol.UDP, "10.0.0.4", 53)  # the other instance's
+X = ServiceKey(IpvsProtocol.TCP, "10.0.0.1", 80)
+Y = ServiceKey(IpvsProtocol.TCP, "10.0.0.2", 80)
+HAND = ServiceKey(IpvsProtocol.TCP, "10.0.0.3", 80)  # added by an operator with ipvsadm
+OTHER = ServiceKey(IpvsProtocol.UDP, "10.0.0.4", 53)  # the other instance's
 LDIRECTORD = str(Path(sys.executable).parent / "ldirectord")
 
 
@@ -198,8 +198,8 @@ def test_a_daemon_keeps_its_record_beside_its_pid_file(
     assert record.exists() is written
     if written:
         assert record.read_text() == format_record([
-            ServiceKey(Protocol.TCP, "10.9.9.9", 80),
-            ServiceKey(Protocol.UDP, "2001:db8::9", 53, None, True)])
+            ServiceKey(IpvsProtocol.TCP, "10.9.9.9", 80),
+            ServiceKey(IpvsProtocol.UDP, "2001:db8::9", 53, None, True)])
     assert files(rundir) == (
         ["ldirectord.web.cf.services"] if written else [])
 
@@ -208,9 +208,10 @@ def test_a_daemon_keeps_its_record_beside_its_pid_file(
 
 
 @pytest.mark.parametrize("key", [
-    X, ServiceKey(Protocol.UDP, "2001:db8::1", 53, None, True),
-    ServiceKey(Protocol.FWM, None, 0, 7), ServiceKey(Protocol.FWM, None, 0, 4294967295, True),
-    ServiceKey(Protocol.TCP, "10.0.0.1", 0),
+    X, ServiceKey(IpvsProtocol.UDP, "2001:db8::1", 53, None, True),
+    ServiceKey(IpvsProtocol.FWM, None, 0, 7),
+    ServiceKey(IpvsProtocol.FWM, None, 0, 4294967295, True),
+    ServiceKey(IpvsProtocol.TCP, "10.0.0.1", 0),
 ])
 def test_record_lines_round_trip(key: ServiceKey) -> None:
     assert parse_key(format_key(key)) == key
@@ -218,8 +219,8 @@ def test_record_lines_round_trip(key: ServiceKey) -> None:
 
 def test_record_lines_read_like_virtual_ids() -> None:
     assert format_key(X) == "tcp:10.0.0.1:80"
-    assert format_key(ServiceKey(Protocol.UDP, "::1", 53, None, True)) == "udp:[::1]:53"
-    assert format_key(ServiceKey(Protocol.FWM, None, 0, 7, True)) == "fwm6:7"
+    assert format_key(ServiceKey(IpvsProtocol.UDP, "::1", 53, None, True)) == "udp:[::1]:53"
+    assert format_key(ServiceKey(IpvsProtocol.FWM, None, 0, 7, True)) == "fwm6:7"
 
 
 @pytest.mark.parametrize("line", [
