@@ -5,17 +5,17 @@ and returns values. The runtime drives it like this:
 
     from ldirectord import engine
 
-    checks = engine.checks(config)                  # one Check per check identity
-    health = engine.initial_health(config, table)   # {RealId: Health}; missing = UNKNOWN
+    groups = engine.real_groups(config)             # one RealGroup per check identity
+    health = engine.initial_health(config, table)   # {CheckId: Health}; missing = UNKNOWN
     plan = engine.reconcile(config, health, maintenance=set(), actual=table)
     apply plan.ops; log e.message for e in plan.events; keep plan.commands
 
-    # per check identity (check.id), each on its own schedule:
-    probe = engine.next_probe(health.get(check.id, UNKNOWN), check.policy)  # combined N
+    # per check identity (group.id), each on its own schedule:
+    probe = engine.next_probe(health.get(group.id, UNKNOWN), group.policy)  # combined N
     ... run the check (negotiate or connect) ...
-    h, events = engine.observe_check(check, health.get(check.id, UNKNOWN), ok,
+    h, events = engine.observe_check(group, health.get(group.id, UNKNOWN), ok,
                                      maintenance=in_maintenance)
-    health[check.id] = h; log the events (soft failures)
+    health[group.id] = h; log the events (soft failures)
     plan = engine.reconcile(config, health, maint, await backend.read(),
                             commands=plan.commands)
     apply, log, mail, run FallbackCommand events
@@ -25,21 +25,25 @@ and returns values. The runtime drives it like this:
     #                          managed=engine.managed_keys(old_config), commands=...)
     # stop:   engine.shutdown(config, table)     (cleanstop)
 
+This package exports what drives the engine; the event classes are in `engine.events`,
+the kernel keys in `engine.keys`, the diff in `engine.diff`.
+
 Modules:
 - health.py: `Status` (UNKNOWN/UP/DOWN), `Health`, `Policy`, `observe`, `next_probe`,
   `HealthEvent` (the transition table is in its header).
-- identity.py: `RealId` (the original's real id), `Check` (an identity and the
-  (virtual, real) pairs it feeds), `checks`, `real_id`, `initial_health`, `carry_health`.
+- identity.py: `CheckId` (the original's real id), `RealGroup` (an identity and the
+  (virtual, real) pairs it feeds), `real_groups`, `check_id`, `initial_health`,
+  `carry_health`.
 - keys.py: where the kernel holds things (the gate/ipip port mapping table in its header):
   `service_key`, `service_attrs`, `dest_key`, `fallback_key`, `dest_attrs`.
-- planner.py: `plan` (the desired table; its header has the truth tables: reals by
-  status x quiescent x current entry, and the fallback while reals are still UNKNOWN).
+- planner.py: `desired_table` (its header has the truth tables: reals by status x
+  quiescent x current entry, and the fallback while reals are still UNKNOWN).
 - layout.py: a config worked out once (identities, keys, attributes), memoised per
   Config object so that a reconcile at thousands of reals stays cheap.
 - diff.py: `diff(desired, actual, managed) -> list[Op]`.
-- events.py: the events with the original's exact log text (`.message`), e-mail subject
-  (`.mail_subject`), reminder start/clear (`.reminder`, `.reminder_key`), and
-  `FallbackCommand` (`.arguments`).
+- events.py: the `Event` protocol and its classes, with the original's exact log text
+  (`.message`), e-mail subject (`.mail_subject`), reminder start/clear (`.reminder`,
+  `.reminder_key`), and `FallbackCommand` (`.arguments`).
 - reconcile.py: `reconcile`, `shutdown`, `observe_check`, `managed_keys`, `Plan`.
 
 Decisions worth knowing when reading the log (see the module headers for the rest):
@@ -58,92 +62,40 @@ Decisions worth knowing when reading the log (see the module headers for the res
 
 from __future__ import annotations
 
-from ldirectord.engine.diff import diff, same_dest, same_service
-from ldirectord.engine.events import (
-    DestChange,
-    DestEvent,
-    Event,
-    FallbackAction,
-    FallbackCommand,
-    Reminder,
-    Role,
-    ServiceChange,
-    ServiceEvent,
-    SoftFailure,
-    SoftFailureReset,
-    Tag,
-    service_display,
-)
-from ldirectord.engine.health import (
-    UNKNOWN,
-    Health,
-    HealthEvent,
-    HealthEventKind,
-    Policy,
-    Probe,
-    Status,
-    next_probe,
-    observe,
-)
+from ldirectord.engine.events import Event, FallbackAction, FallbackCommand, Tag
+from ldirectord.engine.health import UNKNOWN, Health, Policy, Probe, Status, next_probe
 from ldirectord.engine.identity import (
-    Check,
-    RealId,
+    CheckId,
+    RealGroup,
     carry_health,
-    checks,
+    check_id,
     initial_health,
-    real_id,
+    real_groups,
 )
-from ldirectord.engine.planner import (
-    dest_attrs,
-    dest_key,
-    fallback_key,
-    plan,
-    service_attrs,
-    service_key,
-)
+from ldirectord.engine.planner import desired_table
 from ldirectord.engine.reconcile import Plan, managed_keys, observe_check, reconcile, shutdown
 
 __all__ = [
     "UNKNOWN",
-    "Check",
-    "DestChange",
-    "DestEvent",
+    "CheckId",
     "Event",
     "FallbackAction",
     "FallbackCommand",
     "Health",
-    "HealthEvent",
-    "HealthEventKind",
     "Plan",
     "Policy",
     "Probe",
-    "RealId",
-    "Reminder",
-    "Role",
-    "ServiceChange",
-    "ServiceEvent",
-    "SoftFailure",
-    "SoftFailureReset",
+    "RealGroup",
     "Status",
     "Tag",
     "carry_health",
-    "checks",
-    "dest_attrs",
-    "dest_key",
-    "diff",
-    "fallback_key",
+    "check_id",
+    "desired_table",
     "initial_health",
     "managed_keys",
     "next_probe",
-    "observe",
     "observe_check",
-    "plan",
-    "real_id",
+    "real_groups",
     "reconcile",
-    "same_dest",
-    "same_service",
-    "service_attrs",
-    "service_display",
-    "service_key",
     "shutdown",
 ]

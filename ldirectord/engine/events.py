@@ -5,16 +5,18 @@ whether it is e-mailed (§5.6: every real/fallback change, never a virtual servi
 and with which subject, and whether it starts or clears an e-mail reminder. The runtime
 logs `.message` when it is not None, mails `.mail_subject` when it is not None (subject to
 the virtual's emailalert/emailalertstatus), keeps reminders keyed by `.reminder_key`, and
-runs the fallbackcommand for `FallbackCommand` events.
+runs the fallbackcommand for `FallbackCommand` events. All of them are an `Event`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum, StrEnum
+from typing import Protocol
 
 from ldirectord.config.model import IpvsProtocol, VirtualService
 from ldirectord.ipvs.model import DestKey, Op, ServiceKey
+from ldirectord.netloc import netloc
 
 __all__ = [
     "DestChange",
@@ -33,20 +35,6 @@ __all__ = [
 ]
 
 
-class Tag(StrEnum):
-    """The word in `Purged ... (start|stop)`: start-up and reload say start."""
-
-    START = "start"
-    STOP = "stop"
-
-
-class Role(StrEnum):
-    """Whose destination changed: a configured real or the fallback server."""
-
-    REAL = "real"
-    FALLBACK = "fallback"
-
-
 class Reminder(Enum):
     """What an event does to the e-mail reminder of its (service, destination)."""
 
@@ -55,36 +43,76 @@ class Reminder(Enum):
     CLEAR = "clear"
 
 
-class ServiceChange(Enum):
-    ADDED = "Added"
-    CHANGED = "Changed"
-    PURGED = "Purged"
+class Event(Protocol):
+    """What the runtime reads of every event.
+
+    `op` is the operation the event stands for: if applying stops at a refused operation,
+    only the events of the applied ones are logged. `virtual` is the virtual whose
+    e-mail settings apply (None: the global ones).
+    """
+
+    @property
+    def message(self) -> str | None: ...
+
+    @property
+    def mail_subject(self) -> str | None: ...
+
+    @property
+    def reminder(self) -> Reminder: ...
+
+    @property
+    def op(self) -> Op | None: ...
+
+    @property
+    def virtual(self) -> VirtualService | None: ...
 
 
-class DestChange(Enum):
-    ADDED = "Added"
-    RESTORED = "Restored"
-    QUIESCED = "Quiescent"
-    READDED = "Readd Quiescent"
-    DELETED = "Deleted"
-    PURGED = "Purged"
+class _Unmailed:
+    """An event that is not mailed and leaves reminders alone."""
+
+    __slots__ = ()
+
+    @property
+    def mail_subject(self) -> str | None:
+        return None
+
+    @property
+    def reminder(self) -> Reminder:
+        return Reminder.NONE
 
 
-class FallbackAction(StrEnum):
+class _Unapplied(_Unmailed):
+    """An event that stands for no operation on the table: it is always logged."""
+
+    __slots__ = ()
+
+    @property
+    def op(self) -> Op | None:
+        return None
+
+
+class Tag(StrEnum):
+    """The word in `Purged ... (start|stop)`: start-up and reload say start."""
+
     START = "start"
     STOP = "stop"
 
 
 def service_display(key: ServiceKey) -> str:
     """How log lines name a service: `10.0.0.1:80`, `[2001:db8::1]:80`, or the mark."""
-    if key.fwmark is not None:
+    if key.fwmark is not None or key.address is None:
         return str(key.fwmark)
-    host = f"[{key.address}]" if key.ipv6 else key.address
-    return f"{host}:{key.port}"
+    return netloc(key.address, key.port)
+
+
+class ServiceChange(Enum):
+    ADDED = "Added"
+    CHANGED = "Changed"
+    PURGED = "Purged"
 
 
 @dataclass(frozen=True, slots=True)
-class ServiceEvent:
+class ServiceEvent(_Unmailed):
     """A virtual service was added, changed (its attributes differed) or purged."""
 
     change: ServiceChange
@@ -105,12 +133,28 @@ class ServiceEvent:
                 return f"Purged virtual server ({self.tag}): {self.display}"
 
     @property
-    def mail_subject(self) -> str | None:
+    def virtual(self) -> VirtualService | None:
+        """A service change is never mailed: no virtual's settings apply."""
         return None
 
-    @property
-    def reminder(self) -> Reminder:
-        return Reminder.NONE
+
+class Role(StrEnum):
+    """Whose destination changed: a configured real or the fallback server."""
+
+    REAL = "real"
+    FALLBACK = "fallback"
+
+
+class DestChange(Enum):
+    ADDED = "Added"
+    RESTORED = "Restored"
+    QUIESCED = "Quiescent"
+    READDED = "Readd Quiescent"
+    DELETED = "Deleted"
+    PURGED = "Purged"
+
+
+_OUT = frozenset({DestChange.QUIESCED, DestChange.READDED, DestChange.DELETED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,11 +234,8 @@ class DestEvent:
         return f"Inaccessible real server: {server} ({self.display})"
 
 
-_OUT = frozenset({DestChange.QUIESCED, DestChange.READDED, DestChange.DELETED})
-
-
 @dataclass(frozen=True, slots=True)
-class SoftFailure:
+class SoftFailure(_Unapplied):
     """A failed check that did not reach failurecount yet (logged once per virtual)."""
 
     virtual: VirtualService
@@ -207,17 +248,9 @@ class SoftFailure:
         return (f"Soft failure real server: {self.server} ({self.virtual.vid}) "
                 f"failure {self.failures}/{self.failurecount}")
 
-    @property
-    def mail_subject(self) -> str | None:
-        return None
-
-    @property
-    def reminder(self) -> Reminder:
-        return Reminder.NONE
-
 
 @dataclass(frozen=True, slots=True)
-class SoftFailureReset:
+class SoftFailureReset(_Unapplied):
     """A success after failures (logged once per virtual)."""
 
     virtual: VirtualService
@@ -227,17 +260,14 @@ class SoftFailureReset:
     def message(self) -> str:
         return f"Resetting soft failure count: {self.server} ({self.virtual.vid})"
 
-    @property
-    def mail_subject(self) -> str | None:
-        return None
 
-    @property
-    def reminder(self) -> Reminder:
-        return Reminder.NONE
+class FallbackAction(StrEnum):
+    START = "start"
+    STOP = "stop"
 
 
 @dataclass(frozen=True, slots=True)
-class FallbackCommand:
+class FallbackCommand(_Unapplied):
     """Run the virtual's fallbackcommand with `start` (no real up) or `stop` (one is).
 
     The command is run as `<fallbackcommand> <action> <VIPaddr>:<vport> <protocol>`
@@ -251,25 +281,10 @@ class FallbackCommand:
     @property
     def arguments(self) -> tuple[str, str, str]:
         v = self.virtual
-        if v.fwmark is not None:
-            address = ""
-        else:
-            assert v.address is not None
-            address = f"[{v.address}]" if v.ipv6 else v.address
-        protocol = IpvsProtocol.FWM.value if v.fwmark is not None else v.protocol.value
-        return (self.action.value, f"{address}:{v.port}", protocol)
+        if v.fwmark is not None or v.address is None:
+            return (self.action.value, f":{v.port}", IpvsProtocol.FWM.value)
+        return (self.action.value, netloc(v.address, v.port), v.protocol.value)
 
     @property
-    def message(self) -> None:
+    def message(self) -> str | None:
         return None
-
-    @property
-    def mail_subject(self) -> str | None:
-        return None
-
-    @property
-    def reminder(self) -> Reminder:
-        return Reminder.NONE
-
-
-Event = ServiceEvent | DestEvent | SoftFailure | SoftFailureReset | FallbackCommand

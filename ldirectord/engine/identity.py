@@ -1,10 +1,11 @@
 """Check identities: what is checked once and applied to every virtual that holds the real.
 
 The original checks a real once per round per *real id* (SPEC B §3.8) and applies the
-result to every virtual containing a real with the same id. `RealId` is that id as a
-frozen value; `Check` is one identity with the (virtual, real) pairs it feeds, the first
-pair being the one whose settings (timeouts, login, failurecount, ...) the check uses.
-Health is kept per `RealId`, so a reload keeps the health of every identity present in
+result to every virtual containing a real with the same id. `CheckId` is that id as a
+frozen value; `RealGroup` is one identity with the (virtual, real) pairs it feeds, the
+first pair being the one whose settings (timeouts, login, failurecount, ...) the check
+uses.
+Health is kept per `CheckId`, so a reload keeps the health of every identity present in
 both files (Part A §4) simply by looking it up.
 """
 
@@ -26,12 +27,13 @@ from ldirectord.config.model import (
 from ldirectord.engine.health import Health, Policy, Status
 from ldirectord.engine.keys import real_key, service_key
 from ldirectord.ipvs.model import Table
+from ldirectord.netloc import bracketed, netloc
 
-__all__ = ["Check", "RealId", "carry_health", "checks", "initial_health", "real_id"]
+__all__ = ["CheckId", "RealGroup", "carry_health", "check_id", "initial_health", "real_groups"]
 
 
 @dataclass(frozen=True, slots=True)
-class RealId:
+class CheckId:
     """The original's real id as a value (SPEC B §3.8).
 
     `service` is set only for negotiate/combined checks and `command` only for
@@ -68,8 +70,7 @@ class RealId:
     @property
     def server(self) -> str:
         """`<RIP>:<port>` as the original's log lines write it (IPv6 in brackets)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return netloc(self.host, self.port)
 
     @property
     def text(self) -> str:
@@ -87,17 +88,17 @@ class RealId:
                 check = self.checktype.value
         checkport = "" if self.checkport is None else str(self.checkport)
         return ":".join((
-            check, self.protocol.value, self.server.rsplit(":", 1)[0], str(self.port),
+            check, self.protocol.value, bracketed(self.host), str(self.port),
             self.virtualhost or "", checkport, str(self.weight), self.forwarding.value,
             _quotemeta(self.request), _quotemeta(self.receive),
         ))
 
 
 @dataclass(frozen=True, slots=True)
-class Check:
+class RealGroup:
     """One check identity and every (virtual, real) pair its result applies to."""
 
-    id: RealId
+    id: CheckId
     members: tuple[tuple[VirtualService, RealServer], ...]
 
     @property
@@ -117,13 +118,13 @@ class Check:
         return Policy(failurecount=v.failurecount, combined=combined)
 
 
-def real_id(virtual: VirtualService, real: RealServer) -> RealId:
+def check_id(virtual: VirtualService, real: RealServer) -> CheckId:
     """The check identity of `real` inside `virtual`."""
     kind = virtual.checktype
     service = virtual.service if kind in (CheckType.NEGOTIATE, CheckType.COMBINED) else None
     command = (virtual.checkcommand
                if kind in (CheckType.EXTERNAL, CheckType.EXTERNAL_PERL) else None)
-    return RealId(
+    return CheckId(
         checktype=kind,
         service=service,
         command=command,
@@ -139,40 +140,40 @@ def real_id(virtual: VirtualService, real: RealServer) -> RealId:
     )
 
 
-def checks(config: Config) -> tuple[Check, ...]:
+def real_groups(config: Config) -> tuple[RealGroup, ...]:
     """Every check identity of `config`, in file order of first appearance.
 
     Identities of checktype=off virtuals are listed too (the runtime runs no check for
     them; see planner.py for what off means for the table).
     """
-    groups: dict[RealId, list[tuple[VirtualService, RealServer]]] = {}
+    members: dict[CheckId, list[tuple[VirtualService, RealServer]]] = {}
     for virtual in config.virtuals:
         for real in virtual.reals:
-            groups.setdefault(real_id(virtual, real), []).append((virtual, real))
-    return tuple(Check(rid, tuple(members)) for rid, members in groups.items())
+            members.setdefault(check_id(virtual, real), []).append((virtual, real))
+    return tuple(RealGroup(cid, tuple(pairs)) for cid, pairs in members.items())
 
 
-def initial_health(config: Config, actual: Table) -> dict[RealId, Health]:
+def initial_health(config: Config, actual: Table) -> dict[CheckId, Health]:
     """Health at start: UP for an identity whose real is in service (weight > 0) in the
     current table in every virtual holding it (Part A §2: treated as up until checks say
     otherwise); identities not listed are UNKNOWN.
     """
-    return {c.id: UP for c in checks(config) if all(_in_service(v, r, actual)
+    return {c.id: UP for c in real_groups(config) if all(_in_service(v, r, actual)
                                                      for v, r in c.members)}
 
 
 def carry_health(
-    old: Mapping[RealId, Health], config: Config, actual: Table
-) -> dict[RealId, Health]:
+    old: Mapping[CheckId, Health], config: Config, actual: Table
+) -> dict[CheckId, Health]:
     """Health after a reload: every identity of `config` present in `old` keeps its health
     (Part A §4); new identities start as `initial_health` would start them.
     """
     fresh = initial_health(config, actual)
-    carried: dict[RealId, Health] = {}
-    for check in checks(config):
-        health = old.get(check.id, fresh.get(check.id))
+    carried: dict[CheckId, Health] = {}
+    for group in real_groups(config):
+        health = old.get(group.id, fresh.get(group.id))
         if health is not None:
-            carried[check.id] = health
+            carried[group.id] = health
     return carried
 
 

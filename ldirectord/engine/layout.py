@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ldirectord.config.model import Config, RealServer, VirtualService
 from ldirectord.engine.events import Role
-from ldirectord.engine.identity import RealId, real_id
+from ldirectord.engine.identity import CheckId, check_id
 from ldirectord.engine.keys import (
     dest_attrs,
     fallback_attrs,
@@ -24,6 +24,7 @@ from ldirectord.engine.keys import (
     service_key,
 )
 from ldirectord.ipvs.model import DestAttrs, DestKey, ServiceAttrs, ServiceKey
+from ldirectord.netloc import netloc
 
 __all__ = ["RealSlot", "VirtualSlot", "layout"]
 
@@ -34,7 +35,7 @@ class RealSlot:
     in service."""
 
     real: RealServer
-    id: RealId
+    id: CheckId
     key: DestKey
     attrs: DestAttrs
 
@@ -69,15 +70,15 @@ def layout(config: Config) -> tuple[VirtualSlot, ...]:
 
 
 def _virtual_slot(virtual: VirtualService) -> VirtualSlot:
-    reals = tuple(RealSlot(r, real_id(virtual, r), real_key(virtual, r), dest_attrs(r))
+    reals = tuple(RealSlot(r, check_id(virtual, r), real_key(virtual, r), dest_attrs(r))
                   for r in virtual.reals)
     owners: dict[DestKey, tuple[Role, str]] = {}
     fallback = None
     if virtual.fallback is not None:
         fb = virtual.fallback
         fallback = (fallback_key(virtual, fb), fallback_attrs(fb))
-        owners[fallback[0]] = (Role.FALLBACK, str(DestKey(fb.host, fb.port)))
+        owners[fallback[0]] = (Role.FALLBACK, netloc(fb.host, fb.port))
     for slot in reversed(reals):
-        owners[slot.key] = (Role.REAL, str(DestKey(slot.real.host, slot.real.port)))
+        owners[slot.key] = (Role.REAL, netloc(slot.real.host, slot.real.port))
     return VirtualSlot(virtual, service_key(virtual), service_attrs(virtual), reals,
                        fallback, owners)

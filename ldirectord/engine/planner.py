@@ -57,29 +57,11 @@ from typing import assert_never
 
 from ldirectord.config.model import CheckType, Config, VirtualService
 from ldirectord.engine.health import UNKNOWN, Health, Status
-from ldirectord.engine.identity import RealId
-from ldirectord.engine.keys import (
-    dest_attrs,
-    dest_key,
-    fallback_key,
-    service_attrs,
-    service_key,
-)
+from ldirectord.engine.identity import CheckId
 from ldirectord.engine.layout import VirtualSlot, layout
 from ldirectord.ipvs.model import DestAttrs, DestKey, Method, ServiceEntry, ServiceKey, Table
 
-__all__ = [
-    "Desired",
-    "Standing",
-    "desired_state",
-    "dest_attrs",
-    "dest_key",
-    "effective_status",
-    "fallback_key",
-    "plan",
-    "service_attrs",
-    "service_key",
-]
+__all__ = ["Desired", "Standing", "desired_state", "desired_table", "effective_status"]
 
 
 class Standing(Enum):
@@ -92,12 +74,12 @@ class Standing(Enum):
 
 def effective_status(
     virtual: VirtualService,
-    rid: RealId,
-    health: Mapping[RealId, Health],
-    maintenance: Set[RealId],
+    cid: CheckId,
+    health: Mapping[CheckId, Health],
+    maintenance: Set[CheckId],
 ) -> Status:
     """The status the table follows for one real of one virtual (first table above)."""
-    if rid in maintenance:
+    if cid in maintenance:
         return Status.DOWN
     match virtual.checktype:
         case CheckType.ON:
@@ -106,15 +88,15 @@ def effective_status(
             return Status.UNKNOWN
         case (CheckType.CONNECT | CheckType.NEGOTIATE | CheckType.PING | CheckType.EXTERNAL
               | CheckType.EXTERNAL_PERL | CheckType.COMBINED):
-            return health.get(rid, UNKNOWN).status
+            return health.get(cid, UNKNOWN).status
         case _:
             assert_never(virtual.checktype)
 
 
-def plan(
+def desired_table(
     config: Config,
-    health: Mapping[RealId, Health],
-    maintenance: Set[RealId],
+    health: Mapping[CheckId, Health],
+    maintenance: Set[CheckId],
     actual: Table,
 ) -> dict[ServiceKey, ServiceEntry]:
     """The table every virtual of `config` must have (only the config's services).
@@ -126,7 +108,7 @@ def plan(
 
 @dataclass(frozen=True, slots=True)
 class Desired:
-    """`plan`'s table, each virtual's `Standing`, and the entries that stand for a real
+    """`desired_table`'s table, each virtual's `Standing`, and the entries that stand for a real
     out of service (quiesced, or waiting at weight 0): those are never "Added" or
     "Restored" but "Readd Quiescent" or "Quiescent", whatever their weight."""
 
@@ -137,11 +119,11 @@ class Desired:
 
 def desired_state(
     config: Config,
-    health: Mapping[RealId, Health],
-    maintenance: Set[RealId],
+    health: Mapping[CheckId, Health],
+    maintenance: Set[CheckId],
     actual: Table,
 ) -> Desired:
-    """`plan`, with what reconcile needs to name the changes."""
+    """`desired_table`, with what reconcile needs to name the changes."""
     table: dict[ServiceKey, ServiceEntry] = {}
     standings: dict[ServiceKey, Standing] = {}
     out: set[tuple[ServiceKey, DestKey]] = set()
@@ -158,8 +140,8 @@ def desired_state(
 def _dests(
     slot: VirtualSlot,
     readdquiescent: bool,
-    health: Mapping[RealId, Health],
-    maintenance: Set[RealId],
+    health: Mapping[CheckId, Health],
+    maintenance: Set[CheckId],
     current: Mapping[DestKey, DestAttrs],
 ) -> tuple[dict[DestKey, DestAttrs], Standing, set[DestKey]]:
     """The virtual's entries, its standing, and which entries are reals out of service."""

@@ -1,11 +1,11 @@
 """The runtime's entry points: one check result, one reconcile after every change, one shutdown.
 
-    observe_check(check, health, ok)             -> (health', events)   log lines only
+    observe_check(group, health, ok)             -> (health', events)   log lines only
     reconcile(config, health, maintenance, actual, managed, commands, tag)
                                                  -> Plan(ops, events, commands')
     shutdown(config, actual)                     -> Plan for cleanstop (SPEC B §4.7)
 
-A reconcile is `plan` then `diff`, with one event per operation (classified against the
+A reconcile is `desired_state` then `diff`, with one event per operation (classified against the
 config: a configured real, the fallback, or an unknown destination to purge) and the
 fallbackcommand runs the change of "some real up" / "none up" calls for (SPEC B §4.4,
 deduplicated per virtual through `commands`). The same call serves start-up, every check
@@ -34,7 +34,7 @@ from ldirectord.engine.events import (
     Tag,
 )
 from ldirectord.engine.health import Health, HealthEventKind, observe
-from ldirectord.engine.identity import Check, RealId
+from ldirectord.engine.identity import CheckId, RealGroup
 from ldirectord.engine.keys import real_key, service_key
 from ldirectord.engine.layout import VirtualSlot, layout
 from ldirectord.engine.planner import Standing, desired_state
@@ -50,6 +50,7 @@ from ldirectord.ipvs.model import (
     ServiceKey,
     Table,
 )
+from ldirectord.netloc import netloc
 
 __all__ = ["Plan", "managed_keys", "observe_check", "reconcile", "shutdown"]
 
@@ -59,8 +60,7 @@ class Plan:
     """Operations to apply in order, the events they stand for, and the fallbackcommand
     state to pass to the next reconcile (last action run per virtual).
 
-    Events that describe an operation carry it in `.op`: if applying stops at a refused
-    operation, the runtime logs only the events of the operations that were applied.
+    Events that describe an operation carry it in `.op` (see `Event`).
     """
 
     ops: tuple[Op, ...] = ()
@@ -75,15 +75,15 @@ def managed_keys(config: Config) -> frozenset[ServiceKey]:
 
 
 def observe_check(
-    check: Check, health: Health, ok: bool, *, maintenance: bool = False
+    group: RealGroup, health: Health, ok: bool, *, maintenance: bool = False
 ) -> tuple[Health, tuple[Event, ...]]:
     """`health.observe` for one identity, with its soft failure log lines rendered for
     every virtual the identity feeds. Table changes come from the next `reconcile`.
     """
-    new, happened = observe(health, ok, check.policy, maintenance=maintenance)
+    new, happened = observe(health, ok, group.policy, maintenance=maintenance)
     events: list[Event] = []
     for event in happened:
-        for virtual, server in _feeds(check):
+        for virtual, server in _feeds(group):
             match event.kind:
                 case HealthEventKind.SOFT_FAILURE:
                     events.append(SoftFailure(virtual, server, event.failures,
@@ -97,18 +97,18 @@ def observe_check(
     return new, tuple(events)
 
 
-def _feeds(check: Check) -> list[tuple[VirtualService, str]]:
+def _feeds(group: RealGroup) -> list[tuple[VirtualService, str]]:
     """Each virtual the identity feeds, once, with the real as log lines name it."""
     seen: dict[str, tuple[VirtualService, str]] = {}
-    for virtual, real in check.members:
-        seen.setdefault(virtual.vid, (virtual, _server(real.host, real.port)))
+    for virtual, real in group.members:
+        seen.setdefault(virtual.vid, (virtual, netloc(real.host, real.port)))
     return list(seen.values())
 
 
 def reconcile(
     config: Config,
-    health: Mapping[RealId, Health],
-    maintenance: Set[RealId],
+    health: Mapping[CheckId, Health],
+    maintenance: Set[CheckId],
     actual: Table,
     managed: Set[ServiceKey] = frozenset(),
     commands: Mapping[ServiceKey, FallbackAction] | None = None,
@@ -187,11 +187,6 @@ def _owner(slot: VirtualSlot, dest: DestKey) -> tuple[VirtualService, Role, str]
     return slot.virtual, role, server
 
 
-def _server(host: str, port: int) -> str:
-    """`<RIP>:<port>` as the original's log lines write a configured server."""
-    return str(DestKey(host, port))
-
-
 def shutdown(config: Config, actual: Table) -> Plan:
     """cleanstop (SPEC B §4.7): for each virtual with cleanstop=yes that is in the table,
     delete each configured real in service (weight > 0) with `Purged real server (stop)`,
@@ -215,7 +210,7 @@ def shutdown(config: Config, actual: Table) -> Plan:
             op: Op = DelDest(key, dest)
             ops.append(op)
             events.append(DestEvent(DestChange.PURGED, Role.REAL, virtual, key, dest,
-                                    _server(real.host, real.port), 0, op, Tag.STOP))
+                                    netloc(real.host, real.port), 0, op, Tag.STOP))
         op = DelService(key)
         ops.append(op)
         events.append(ServiceEvent(ServiceChange.PURGED, key, op, Tag.STOP))

@@ -24,23 +24,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ldirectord import engine
-from ldirectord.config.model import CheckType, Config, DaemonState, VirtualService
-from ldirectord.engine import Check, FallbackAction, Health, Plan, RealId, Tag
+from ldirectord.config.model import CheckType, Config, DaemonState
+from ldirectord.engine import (
+    CheckId,
+    Event,
+    FallbackAction,
+    FallbackCommand,
+    Health,
+    Plan,
+    RealGroup,
+    Tag,
+)
+from ldirectord.engine.keys import service_key
 from ldirectord.errors import IPVSError, IPVSUnavailable, PermissionDenied
 from ldirectord.ipvs.backend import Backend
+from ldirectord.ipvs.ipvsadm import ipvsadm_command
 from ldirectord.ipvs.model import AddService, Op, ServiceKey, Table
 from ldirectord.logsetup import log
+from ldirectord.runtime.configload import log_failed_load
 from ldirectord.runtime.effects import Alerts, FallbackCommands, MonitorFiles, monitor_line
 from ldirectord.runtime.owned import Ownership
-from ldirectord.runtime.scheduler import Outcome
+from ldirectord.runtime.scheduler import Observation
 
 MAINTENANCE_MESSAGE = "Server in maintenance"
-
-
-def _op_text(op: Op) -> str:
-    from ldirectord.ipvs.ipvsadm import ipvsadm_command
-
-    return ipvsadm_command(op)
 
 
 class Controller:
@@ -54,13 +60,13 @@ class Controller:
         self.alerts = alerts
         self.fallbacks = fallbacks or FallbackCommands()
         self.monitors = monitors or MonitorFiles()
-        self.health: dict[RealId, Health] = {}
-        self.maintenance: set[RealId] = set()
+        self.health: dict[CheckId, Health] = {}
+        self.maintenance: set[CheckId] = set()
         self.commands: dict[ServiceKey, FallbackAction] = {}
         self.state = DaemonState.STARTING
         self.dirty = False
         self.held: set[Op] = set()
-        self.checks: dict[RealId, Check] = {c.id: c for c in engine.checks(config)}
+        self.groups: dict[CheckId, RealGroup] = {g.id: g for g in engine.real_groups(config)}
         #: The services this instance manages, across restarts (owned.py); in memory
         #: unless the daemon gives it its file.
         self.ownership = Ownership(None)
@@ -121,27 +127,25 @@ class Controller:
             applied.update(todo)
             break
         for event in plan.events:
-            stands_for = getattr(event, "op", None)
-            if stands_for is not None and stands_for not in applied:
+            if event.op is not None and event.op not in applied:
                 continue
             self._emit(event)
         for failed in refused:
-            what = _op_text(failed.op) if failed.op is not None else "IPVS update"
+            what = ipvsadm_command(failed.op) if failed.op is not None else "IPVS update"
             log.info("system(%s) failed: %s", what, failed)
         self.held = held
         if not held and not refused:
             self.commands = dict(plan.commands)
 
-    def _emit(self, event: engine.Event) -> None:
-        if isinstance(event, engine.FallbackCommand):
-            self.commands[engine.service_key(event.virtual)] = event.action
+    def _emit(self, event: Event) -> None:
+        if isinstance(event, FallbackCommand):
+            self.commands[service_key(event.virtual)] = event.action
             self.fallbacks.run(event.virtual.vid, event.command, event.arguments)
             return
         if event.message is not None:
             log.info("%s", event.message)
         if event.mail_subject is not None:
-            virtual: VirtualService | None = getattr(event, "virtual", None)
-            self.alerts.event(event, virtual, self.state)
+            self.alerts.event(event, self.state)
 
     async def reconcile(self, tag: Tag = Tag.START, *, retry: bool = False) -> bool:
         """Make the table match config + health now; False if the table could not be read.
@@ -188,15 +192,15 @@ class Controller:
         old = self.config
         try:  # pure work first: an exception here must leave every piece of state as it was
             health = engine.carry_health(self.health, new, table)
-            checks = {c.id: c for c in engine.checks(new)}
-            maintenance = self.maintenance & set(checks)
+            groups = {g.id: g for g in engine.real_groups(new)}
+            maintenance = self.maintenance & set(groups)
             plan = engine.reconcile(new, health, maintenance, table,
                                     managed=engine.managed_keys(old) | self.ownership.keys,
                                     commands=self.commands, tag=Tag.START)
         except Exception as exc:
             log_failed_load(new.path, exc)
             return False
-        self.health, self.config, self.checks, self.maintenance = health, new, checks, maintenance
+        self.health, self.config, self.groups, self.maintenance = health, new, groups, maintenance
         self.alerts.configure(new)
         await self._apply(plan, retry=False)
         await self._record_owned()
@@ -220,77 +224,49 @@ class Controller:
 
     # -- check results -----------------------------------------------------------------
 
-    async def observe(self, batch: Iterable[tuple[RealId, Outcome]], *,
+    async def observe(self, batch: Iterable[tuple[CheckId, Observation]], *,
                       retry: bool = False) -> None:
-        """Fold check outcomes into health, write their log and monitor lines, reconcile.
+        """Fold check observations into health, write their log and monitor lines, reconcile.
 
         `retry`: this is the repair reconcile, which tries the held operations again.
         """
         changed = False
-        for rid, outcome in batch:
-            check = self.checks.get(rid)
-            if check is None:  # a result from before a reload that dropped this identity
+        for cid, seen in batch:
+            group = self.groups.get(cid)
+            if group is None:  # a result from before a reload that dropped this identity
                 continue
-            before = self.health.get(rid, engine.UNKNOWN)
-            if outcome.maintenance:
-                self.maintenance.add(rid)
+            before = self.health.get(cid, engine.UNKNOWN)
+            if seen.maintenance:
+                self.maintenance.add(cid)
             else:
-                self.maintenance.discard(rid)
-            health, events = engine.observe_check(check, before, outcome.result.ok,
-                                                  maintenance=outcome.maintenance)
-            log.debug("check %s (%s): %s, %s in %.3fs", check.id.server, check.virtual.vid,
-                      "up" if outcome.result.ok and not outcome.maintenance else "down",
-                      MAINTENANCE_MESSAGE if outcome.maintenance else outcome.result.detail,
-                      outcome.result.elapsed)
-            self.health[rid] = health
+                self.maintenance.discard(cid)
+            health, events = engine.observe_check(group, before, seen.result.ok,
+                                                  maintenance=seen.maintenance)
+            log.debug("check %s (%s): %s, %s in %.3fs", group.id.server, group.virtual.vid,
+                      "up" if seen.result.ok and not seen.maintenance else "down",
+                      MAINTENANCE_MESSAGE if seen.maintenance else seen.result.detail,
+                      seen.result.elapsed)
+            self.health[cid] = health
             for event in events:
                 self._emit(event)
-            self._monitor(check, outcome)
-            changed = changed or health.status is not before.status or outcome.maintenance
+            self._monitor(group, seen)
+            changed = changed or health.status is not before.status or seen.maintenance
         if changed or self.dirty or retry:
             await self.reconcile(Tag.START, retry=retry)
 
-    def _monitor(self, check: Check, outcome: Outcome) -> None:
-        kind = check.virtual.checktype
-        ok = outcome.result.ok and not outcome.maintenance
+    def _monitor(self, group: RealGroup, seen: Observation) -> None:
+        kind = group.virtual.checktype
+        ok = seen.result.ok and not seen.maintenance
         # The original writes none for `on`, ping failures and external-perl.
         if kind in (CheckType.ON, CheckType.EXTERNAL_PERL) or (kind is CheckType.PING and not ok):
             return
-        message = MAINTENANCE_MESSAGE if outcome.maintenance else outcome.result.detail
-        seen: set[str] = set()
-        for virtual, _real in check.members:
+        message = MAINTENANCE_MESSAGE if seen.maintenance else seen.result.detail
+        written: set[str] = set()
+        for virtual, _real in group.members:
             path = virtual.monitorfile
-            if path and path not in seen:
-                seen.add(path)
-                self.monitors.write(path, monitor_line(check.id.text, ok, message))
-
-
-def describe(exc: BaseException) -> str:
-    """`Type: message` of a bug of ours, on one line; a task group's first error inside."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return " ".join(f"{type(exc).__name__}: {exc}".split())
-
-
-def log_failed_load(path: str, exc: Exception) -> None:
-    """A bug of ours while loading or working out a config: logged as a failed reload.
-
-    The file and line are named when the exception carries them (`filename`/`lineno`, as
-    SyntaxError does); the traceback goes to the debug log.
-    """
-    import os
-    import traceback
-
-    inner: BaseException = exc
-    while isinstance(inner, BaseExceptionGroup) and inner.exceptions:
-        inner = inner.exceptions[0]
-    where, line = getattr(inner, "filename", None), getattr(inner, "lineno", None)
-    what = f"internal error ({describe(inner)}); the running configuration is kept"
-    if isinstance(where, str) and isinstance(line, int) and line > 0:
-        log.info("Error [%d] reading file %s at line %d: %s", os.getpid(), where, line, what)
-    else:
-        log.info("Error [%d]: can not load file %s: %s", os.getpid(), path, what)
-    log.debug("%s", "".join(traceback.format_exception(exc)).rstrip())
+            if path and path not in written:
+                written.add(path)
+                self.monitors.write(path, monitor_line(group.id.text, ok, message))
 
 
 def _position(ops: Sequence[Op], exc: IPVSError) -> int | None:

@@ -16,8 +16,10 @@ import os
 from collections.abc import Callable, Coroutine, Hashable
 from typing import Any, Protocol
 
-from ldirectord.config.model import Config, DaemonState, VirtualService
+from ldirectord.config.model import Config, DaemonState
+from ldirectord.engine import Event
 from ldirectord.logsetup import ctime, log
+from ldirectord.runtime.mail.alerts import MailAlerts
 
 
 class Alerts(Protocol):
@@ -29,7 +31,8 @@ class Alerts(Protocol):
 
     def configure(self, config: Config) -> None: ...
 
-    def event(self, event: object, virtual: VirtualService | None, state: DaemonState) -> None: ...
+    def event(self, event: Event, state: DaemonState) -> None:
+        """A mail-worthy event (its `mail_subject` is set), mailed per `event.virtual`."""
 
     def tick(self, now: float, state: DaemonState) -> None: ...
 
@@ -42,8 +45,8 @@ class LoggingAlerts:
     def configure(self, config: Config) -> None:
         pass
 
-    def event(self, event: object, virtual: VirtualService | None, state: DaemonState) -> None:
-        if virtual is not None and virtual.emailalert:
+    def event(self, event: Event, state: DaemonState) -> None:
+        if event.virtual is not None and event.virtual.emailalert:
             log.debug("emailalert (not sent: no mailer): %s [%s]", event, state.value)
 
     def tick(self, now: float, state: DaemonState) -> None:
@@ -55,8 +58,6 @@ class LoggingAlerts:
 
 def alerts_for(config: Config) -> Alerts:
     """The alerts the daemon uses: e-mail through `smtp` or the local mailer (runtime.mail)."""
-    from ldirectord.runtime.mail import MailAlerts
-
     return MailAlerts(config)
 
 
@@ -140,11 +141,11 @@ def escape_monitor(message: str) -> str:
             .replace("\r", "%0d").replace("\n", "%0a"))
 
 
-def squeeze_id(real_id: str) -> str:
+def squeeze_id(id_text: str) -> str:
     """The real id with runs of `:` squeezed to one space and backslashes removed."""
     out: list[str] = []
     prev_colon = False
-    for ch in real_id.replace("\\", ""):
+    for ch in id_text.replace("\\", ""):
         if ch == ":":
             if not prev_colon:
                 out.append(" ")
@@ -155,10 +156,10 @@ def squeeze_id(real_id: str) -> str:
     return "".join(out)
 
 
-def monitor_line(real_id: str, ok: bool, message: str, when: float | None = None) -> str:
+def monitor_line(id_text: str, ok: bool, message: str, when: float | None = None) -> str:
     """`[<ctime>] [<pid>] <id squeezed> [up|down] <escaped message>`."""
     state = "up" if ok else "down"
-    return f"[{ctime(when)}] [{os.getpid()}] {squeeze_id(real_id)} [{state}] " \
+    return f"[{ctime(when)}] [{os.getpid()}] {squeeze_id(id_text)} [{state}] " \
            f"{escape_monitor(message)}\n"
 
 

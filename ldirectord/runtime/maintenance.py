@@ -15,6 +15,8 @@ import re
 import socket
 from dataclasses import dataclass, field
 
+from ldirectord.netloc import bracketed, netloc
+
 _SHORT = re.compile(r"^([a-z][a-z0-9-]+)\.")
 RDNS_TIMEOUT = 2.0
 RDNS_TTL = 60.0
@@ -24,8 +26,7 @@ LISTING_TTL = 0.5
 
 def candidate_names(host: str, port: int, rdns: str | None) -> list[str]:
     """The file names that put `host:port` in maintenance, in the original's order."""
-    shown = f"[{host}]" if ":" in host else host
-    names = [f"{shown}:{port}", shown]
+    names = [netloc(host, port), bracketed(host)]
     if rdns:
         names += [f"{rdns}:{port}", rdns]
         m = _SHORT.match(rdns)
@@ -74,8 +75,7 @@ class Maintenance:
         present = await self.names()
         if not present:
             return None
-        shown = f"[{host}]" if ":" in host else host
-        for name in (f"{shown}:{port}", shown):
+        for name in (netloc(host, port), bracketed(host)):
             if name in present:
                 return name
         rdns = await self.reverse_name(host)

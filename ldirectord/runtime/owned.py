@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from ldirectord.config.model import IpvsProtocol
 from ldirectord.ipvs.model import ServiceKey
 from ldirectord.logsetup import log
+from ldirectord.netloc import netloc
 from ldirectord.runtime import pidfile
 
 #: A record larger than this is not ours (a few hundred thousand services).
@@ -51,8 +52,8 @@ def format_key(key: ServiceKey) -> str:
     """One line of the record: the service as the original's virtual ids write it."""
     if key.fwmark is not None:
         return f"fwm6:{key.fwmark}" if key.ipv6 else f"fwm:{key.fwmark}"
-    host = f"[{key.address}]" if key.ipv6 else key.address
-    return f"{key.protocol.value}:{host}:{key.port}"
+    assert key.address is not None  # only firewall-mark services have none
+    return f"{key.protocol.value}:{netloc(key.address, key.port)}"
 
 
 def _port(text: str, line: str) -> int:

@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from checkers.base import Result
 from ldirectord import engine
 from ldirectord.config.model import CheckType, Config
-from ldirectord.engine import Check, RealId
+from ldirectord.engine import CheckId, RealGroup
 from ldirectord.errors import ConfigError
 from ldirectord.runtime.checks import prepare, refused_services
 from ldirectord.runtime.scheduler import MAX_IN_FLIGHT, LoopClock, guarded
 
 
-def _service_word(check: Check) -> str:
+def _service_word(check: RealGroup) -> str:
     vs = check.virtual
     match vs.checktype:
         case CheckType.NEGOTIATE | CheckType.COMBINED:
@@ -34,13 +34,13 @@ def _service_word(check: Check) -> str:
 
 
 async def probe_all(config: Config, max_in_flight: int = MAX_IN_FLIGHT
-                    ) -> dict[RealId, Result]:
+                    ) -> dict[CheckId, Result]:
     """Run each identity's negotiate check once, concurrently; checktype=off is skipped."""
     slots = asyncio.Semaphore(max_in_flight)
     clock = LoopClock()
-    todo = [c for c in engine.checks(config) if c.virtual.checktype is not CheckType.OFF]
+    todo = [c for c in engine.real_groups(config) if c.virtual.checktype is not CheckType.OFF]
 
-    async def one(check: Check) -> tuple[RealId, Result]:
+    async def one(check: RealGroup) -> tuple[CheckId, Result]:
         prepared = prepare(check.virtual, check.real)
         async with slots:
             outcome = await guarded(prepared.negotiate, clock, check.id.server)
@@ -49,9 +49,9 @@ async def probe_all(config: Config, max_in_flight: int = MAX_IN_FLIGHT
     return dict(await asyncio.gather(*(one(c) for c in todo)))
 
 
-def format_lines(config: Config, results: dict[RealId, Result]) -> list[str]:
+def format_lines(config: Config, results: dict[CheckId, Result]) -> list[str]:
     rows: list[tuple[str, ...]] = []
-    for check in engine.checks(config):
+    for check in engine.real_groups(config):
         result = results.get(check.id)
         for virtual, real in check.members:
             server = f"[{real.host}]:{real.port}" if real.ipv6 else f"{real.host}:{real.port}"

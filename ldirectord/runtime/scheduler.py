@@ -28,7 +28,7 @@ MAX_IN_FLIGHT = 256
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class Observation:
     """One check's outcome as the loop hands it over; `maintenance` = forced down by a file."""
 
     result: Result
@@ -53,26 +53,26 @@ class LoopClock:
         await asyncio.sleep(seconds)
 
 
-CheckCall = Callable[[], Awaitable[Result | Outcome]]
+CheckCall = Callable[[], Awaitable[Result | Observation]]
 
 
-async def guarded(check: CheckCall, clock: Clock, what: str) -> Outcome:
+async def guarded(check: CheckCall, clock: Clock, what: str) -> Observation:
     """Run `check`; a raised exception is a failed result (traceback at debug level)."""
     started = clock.now()
     try:
         got = await check()
     except Exception as exc:
         log.debug("internal error checking %s:\n%s", what, traceback.format_exc().rstrip())
-        return Outcome(Result(False, f"internal error: {exc.__class__.__name__}: {exc}",
+        return Observation(Result(False, f"internal error: {exc.__class__.__name__}: {exc}",
                               clock.now() - started))
-    return got if isinstance(got, Outcome) else Outcome(got)
+    return got if isinstance(got, Observation) else Observation(got)
 
 
 async def check_loop(
     what: str,
     interval: Callable[[], float],
     check: CheckCall,
-    deliver: Callable[[Outcome], None],
+    deliver: Callable[[Observation], None],
     clock: Clock,
     slots: asyncio.Semaphore,
     first_delay: float,

@@ -1,7 +1,7 @@
 """The supervisor: the task tree of a running daemon, its signals, reloads and stop.
 
 Theory of operation. One `asyncio.TaskGroup` holds the controller task, the config
-watcher, the alert ticker and one check loop per check identity (the engine's `RealId`:
+watcher, the alert ticker and one check loop per check identity (the engine's `CheckId`:
 the same real in several virtuals is checked once per interval and the result applied to
 each). Loops put their outcomes on one queue; the controller is its only consumer and the
 only writer to the kernel. Reload and stop requests travel on the same queue, so they are
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import signal
 import traceback
@@ -38,22 +37,17 @@ from typing import Any
 from checkers.base import Result
 from ldirectord import engine
 from ldirectord.config.model import CheckType, Config, DaemonState
-from ldirectord.engine import Check, Probe, RealId
-from ldirectord.errors import ConfigError
+from ldirectord.engine import CheckId, Probe, RealGroup
 from ldirectord.ipvs.backend import Backend
 from ldirectord.logsetup import configure, dest_for, log
-from ldirectord.runtime.checks import RealCheck, prepare, refused_services
+from ldirectord.runtime.checks import RealCheck, prepare
+from ldirectord.runtime.configload import describe, load_file, load_for_reload
 from ldirectord.runtime.configwatch import ConfigWatch
-from ldirectord.runtime.controller import (
-    MAINTENANCE_MESSAGE,
-    Controller,
-    describe,
-    log_failed_load,
-)
+from ldirectord.runtime.controller import MAINTENANCE_MESSAGE, Controller
 from ldirectord.runtime.effects import Alerts, LoggingAlerts
 from ldirectord.runtime.execute import reload_children, run_child
 from ldirectord.runtime.maintenance import Maintenance
-from ldirectord.runtime.scheduler import MAX_IN_FLIGHT, Clock, LoopClock, Outcome, check_loop
+from ldirectord.runtime.scheduler import MAX_IN_FLIGHT, Clock, LoopClock, Observation, check_loop
 from ldirectord.runtime.scheduler import jitter as default_jitter
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
@@ -83,9 +77,9 @@ class Repair:
 
 @dataclass(frozen=True, slots=True)
 class Observed:
-    rid: RealId
+    cid: CheckId
     generation: int
-    outcome: Outcome
+    observation: Observation
 
 
 Message = Reload | Stop | Repair | Observed
@@ -95,22 +89,6 @@ def _constant(value: float) -> Callable[[], float]:
     def get() -> float:
         return value
     return get
-
-
-async def load_file(path: str) -> Config:
-    """Parse the file in a worker thread: parsing reads files and resolves host names.
-
-    The same thread looks up the checkers the file needs, so a service that a reload brings
-    in imports its client library there and not on the event loop.
-    """
-    from ldirectord.config import load
-
-    def load_and_import() -> Config:
-        config = load(path)
-        refused_services(config)
-        return config
-
-    return await asyncio.to_thread(load_and_import)
 
 
 class Supervisor:
@@ -125,7 +103,7 @@ class Supervisor:
         clock: Clock | None = None,
         alerts: Alerts | None = None,
         loader: Callable[[str], Awaitable[Config]] = load_file,
-        prepare_check: Callable[[Check], RealCheck] | None = None,
+        prepare_check: Callable[[RealGroup], RealCheck] | None = None,
         jitter: Callable[[float], float] | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
         signals: bool = True,
@@ -138,16 +116,16 @@ class Supervisor:
         self.controller = Controller(config, backend, self.alerts)
         self._on_ready = on_ready
         self._loader = loader
-        self._prepare = prepare_check or (lambda c: prepare(c.virtual, c.real))
+        self._prepare = prepare_check or (lambda g: prepare(g.virtual, g.real))
         self._jitter = jitter or (lambda interval: default_jitter(interval, random.Random()))
         self._slots = asyncio.Semaphore(max_in_flight)
         self._signals = signals
         self._cfgname = cfgname
         self._debug = debug
         self._queue: asyncio.Queue[Message] = asyncio.Queue()
-        self._loops: dict[RealId, asyncio.Task[None]] = {}
+        self._loops: dict[CheckId, asyncio.Task[None]] = {}
         self._generation = 0
-        self._pending_first: set[RealId] = set()
+        self._pending_first: set[CheckId] = set()
         self._repairs = 0
         self._repair_due = False  # a Repair is on its way (sleeping or queued)
         self._stopping = False
@@ -245,14 +223,14 @@ class Supervisor:
         """The controller task's body: consume the queue until a stop request."""
         while True:
             message = await self._queue.get()
-            batch: list[tuple[RealId, Outcome]] = []
+            batch: list[tuple[CheckId, Observation]] = []
             retry = False
             while True:
                 match message:
-                    case Observed(rid, generation, outcome):
+                    case Observed(cid, generation, observation):
                         if generation == self._generation:
-                            batch.append((rid, outcome))
-                            self._pending_first.discard(rid)
+                            batch.append((cid, observation))
+                            self._pending_first.discard(cid)
                     case Stop(signame):
                         await self._flush(batch, retry)
                         return signame
@@ -270,7 +248,7 @@ class Supervisor:
             if not self._pending_first and self.controller.state is DaemonState.STARTING:
                 self.controller.state = DaemonState.RUNNING
 
-    async def _flush(self, batch: list[tuple[RealId, Outcome]], retry: bool = False) -> None:
+    async def _flush(self, batch: list[tuple[CheckId, Observation]], retry: bool = False) -> None:
         if batch or retry or self.controller.dirty:
             await self.controller.observe(batch, retry=retry)
         self._schedule_repair()
@@ -306,34 +284,34 @@ class Supervisor:
         assert self._tg is not None
         self._generation += 1
         self._pending_first = set()
-        for check in engine.checks(self.config):
-            if check.virtual.checktype is CheckType.OFF:
+        for group in engine.real_groups(self.config):
+            if group.virtual.checktype is CheckType.OFF:
                 continue
-            self._pending_first.add(check.id)
-            interval = check.virtual.checkinterval
-            self._loops[check.id] = self._tg.create_task(check_loop(
-                check.id.server, _constant(interval), self._check_call(check),
-                self._deliver(check.id, self._generation), self.clock, self._slots,
-                self._jitter(interval)), name=f"check {check.id.server}")
+            self._pending_first.add(group.id)
+            interval = group.virtual.checkinterval
+            self._loops[group.id] = self._tg.create_task(check_loop(
+                group.id.server, _constant(interval), self._check_call(group),
+                self._deliver(group.id, self._generation), self.clock, self._slots,
+                self._jitter(interval)), name=f"check {group.id.server}")
 
-    def _deliver(self, rid: RealId, generation: int) -> Callable[[Outcome], None]:
-        def deliver(outcome: Outcome) -> None:
-            self._queue.put_nowait(Observed(rid, generation, outcome))
+    def _deliver(self, cid: CheckId, generation: int) -> Callable[[Observation], None]:
+        def deliver(observation: Observation) -> None:
+            self._queue.put_nowait(Observed(cid, generation, observation))
         return deliver
 
-    def _check_call(self, check: Check) -> Callable[[], Awaitable[Outcome]]:
-        prepared = self._prepare(check)
+    def _check_call(self, group: RealGroup) -> Callable[[], Awaitable[Observation]]:
+        prepared = self._prepare(group)
 
-        async def call() -> Outcome:
+        async def call() -> Observation:
             maint = self._maintenance
             if maint is not None:
-                hit = await maint.match(check.real.host, check.real.port)
+                hit = await maint.match(group.real.host, group.real.port)
                 if hit is not None:
-                    return Outcome(Result(False, MAINTENANCE_MESSAGE, 0.0), True)
-            health = self.controller.health.get(check.id, engine.UNKNOWN)
-            if engine.next_probe(health, check.policy) is Probe.CONNECT:
-                return Outcome(await prepared.connect())
-            return Outcome(await prepared.negotiate())
+                    return Observation(Result(False, MAINTENANCE_MESSAGE, 0.0), True)
+            health = self.controller.health.get(group.id, engine.UNKNOWN)
+            if engine.next_probe(health, group.policy) is Probe.CONNECT:
+                return Observation(await prepared.connect())
+            return Observation(await prepared.negotiate())
 
         return call
 
@@ -344,27 +322,8 @@ class Supervisor:
             log.info("Reloading Linux Director Daemon config on signal")
         if self._watch is not None:
             self._watch.forget()
-        path = self.config.path
-        try:
-            new = await self._loader(path)
-            refused = refused_services(new)  # the default loader imported the checkers
-        except ConfigError as exc:
-            for message in exc.errors:
-                if message.line:
-                    log.info("Error [%d] reading file %s at line %d: %s", os.getpid(),
-                             message.path, message.line, message.message)
-                else:
-                    log.info("Error [%d]: %s", os.getpid(), message)
-            return
-        except OSError as exc:
-            log.info("Error [%d]: can not open file %s: %s", os.getpid(), path, exc.strerror)
-            return
-        except Exception as exc:  # a bug of ours in the parser: a failed reload (Part A §14)
-            log_failed_load(path, exc)
-            return
-        if refused:
-            for text in refused:
-                log.info("Error [%d]: %s", os.getpid(), text)
+        new = await load_for_reload(self._loader, self.config.path)
+        if new is None:
             return
         old = self.config
         previous = self.controller.state

@@ -78,7 +78,7 @@ def plan_from_scratch(config: Config) -> None:
     left to do."""
     reals = sum(len(v.reals) for v in config.virtuals)
     assert reals <= REALS_BOUND, f"{reals} reals: the expansion is not capped"
-    checks = engine.checks(config)
+    checks = engine.real_groups(config)
     health = engine.initial_health(config, {})
     assert health == {}, "a real counted as in service in an empty table"
     plan = engine.reconcile(config, health, set(), {})

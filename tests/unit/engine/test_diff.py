@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ldirectord.config.model import IpvsProtocol
-from ldirectord.engine import diff, same_dest, same_service
+from ldirectord.engine.diff import diff, same_dest, same_service
 from ldirectord.ipvs.memory import apply_ops
 from ldirectord.ipvs.model import (
     AddDest,

@@ -6,18 +6,16 @@ import pytest
 
 from ldirectord.config.model import Forwarding, IpvsProtocol
 from ldirectord.config.model import IpvsProtocol as P
-from ldirectord.engine import (
+from ldirectord.engine import FallbackAction, FallbackCommand, Tag
+from ldirectord.engine.events import (
     DestChange,
     DestEvent,
-    FallbackAction,
-    FallbackCommand,
     Reminder,
     Role,
     ServiceChange,
     ServiceEvent,
     SoftFailure,
     SoftFailureReset,
-    Tag,
     service_display,
 )
 from ldirectord.ipvs.model import DelDest, DelService, DestKey, ServiceKey

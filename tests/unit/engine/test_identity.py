@@ -13,13 +13,11 @@ from ldirectord.engine import (
     Policy,
     Status,
     carry_health,
-    checks,
-    dest_key,
+    check_id,
     initial_health,
-    real_id,
-    service_attrs,
-    service_key,
+    real_groups,
 )
+from ldirectord.engine.keys import dest_key, service_attrs, service_key
 from ldirectord.ipvs.model import DestAttrs, DestKey, Method, ServiceAttrs, ServiceKey
 
 from .factories import config, entry, fallback, real, tcp, virtual
@@ -77,7 +75,7 @@ def test_same_real_same_check_is_one_identity() -> None:
     r = real("10.0.0.2", 80)
     a = virtual((r,), port=80, failurecount=3)
     b = virtual((r,), address="10.0.0.9", port=80)
-    found = checks(config(a, b))
+    found = real_groups(config(a, b))
     assert len(found) == 1
     assert [m[0] for m in found[0].members] == [a, b]
     assert found[0].virtual is a
@@ -98,7 +96,7 @@ def test_real_fields_in_the_id_split_identities(change: dict[str, object]) -> No
     base = {"host": "10.0.0.2", "port": 80}
     a = virtual((real(**base),))  # type: ignore[arg-type]
     b = virtual((real(**{**base, **change}),), address="10.0.0.9")  # type: ignore[arg-type]
-    assert len(checks(config(a, b))) == 2
+    assert len(real_groups(config(a, b))) == 2
 
 
 @pytest.mark.parametrize(
@@ -116,40 +114,40 @@ def test_virtual_fields_in_the_id_split_identities(change: dict[str, object]) ->
     r = real("10.0.0.2", 80)
     a = virtual((r,))
     b = virtual((r,), **{"address": "10.0.0.9", **change})  # type: ignore[arg-type]
-    assert len(checks(config(a, b))) == 2
+    assert len(real_groups(config(a, b))) == 2
 
 
 def test_settings_outside_the_id_do_not_split() -> None:
     r = real("10.0.0.2", 80)
     a = virtual((r,), negotiatetimeout=3.0, login="x")
     b = virtual((r,), address="10.0.0.9", negotiatetimeout=9.0, quiescent=True)
-    assert len(checks(config(a, b))) == 1
+    assert len(real_groups(config(a, b))) == 1
 
 
 def test_service_only_counts_for_negotiate() -> None:
     r = real("10.0.0.2", 80)
     a = virtual((r,), checktype=CheckType.CONNECT, service=Service.HTTP)
     b = virtual((r,), address="10.0.0.9", checktype=CheckType.CONNECT, service=Service.FTP)
-    assert len(checks(config(a, b))) == 1
+    assert len(real_groups(config(a, b))) == 1
 
 
 def test_id_text_is_the_originals() -> None:
     v = virtual((real("10.0.0.2", 18080, weight=3, request="/index.html",
                       receive="Test Page"),))
-    assert real_id(v, v.reals[0]).text == (
+    assert check_id(v, v.reals[0]).text == (
         "negotiate:http:tcp:10.0.0.2:18080:::3:masq:\\/index\\.html:Test\\ Page")
     ext = virtual((real("2001:db8::2", 80, Forwarding.GATE),), checktype=CheckType.EXTERNAL,
                   checkcommand="/bin/chk", checkport=81, virtualhost="h")
-    assert real_id(ext, ext.reals[0]).text == (
+    assert check_id(ext, ext.reals[0]).text == (
         "external:/bin/chk:tcp:[2001:db8::2]:80:h:81:1:gate:\\/:")
     on = virtual((real("10.0.0.2"),), checktype=CheckType.ON)
-    assert real_id(on, on.reals[0]).text.startswith("on:tcp:10.0.0.2:80:")
+    assert check_id(on, on.reals[0]).text.startswith("on:tcp:10.0.0.2:80:")
 
 
 def test_combined_policy() -> None:
     v = virtual((real("10.0.0.2"),), checktype=CheckType.COMBINED, negotiate_every=4,
                 failurecount=2)
-    assert checks(config(v))[0].policy == Policy(failurecount=2, combined=4)
+    assert real_groups(config(v))[0].policy == Policy(failurecount=2, combined=4)
 
 
 def test_initial_health_marks_reals_in_service_up() -> None:
@@ -158,7 +156,7 @@ def test_initial_health_marks_reals_in_service_up() -> None:
     table = {tcp(): entry({DestKey("10.0.0.2", 80): DestAttrs(Method.MASQ, 5),
                            DestKey("10.0.0.3", 80): DestAttrs(Method.MASQ, 0)})}
     health = initial_health(config(v), table)
-    assert health == {real_id(v, up): Health(Status.UP)}
+    assert health == {check_id(v, up): Health(Status.UP)}
 
 
 def test_initial_health_needs_every_virtual() -> None:
@@ -172,20 +170,20 @@ def test_carry_health_keeps_shared_identities_only() -> None:
     kept, dropped, new = real("10.0.0.2"), real("10.0.0.3"), real("10.0.0.4")
     old_v = virtual((kept, dropped))
     new_v = virtual((kept, new))
-    old = {real_id(old_v, kept): Health(Status.UP, 2),
-           real_id(old_v, dropped): Health(Status.DOWN, 1)}
+    old = {check_id(old_v, kept): Health(Status.UP, 2),
+           check_id(old_v, dropped): Health(Status.DOWN, 1)}
     table = {tcp(): entry({DestKey("10.0.0.4", 80): DestAttrs(Method.MASQ, 1)})}
     carried = carry_health(old, config(new_v), table)
-    assert carried == {real_id(new_v, kept): Health(Status.UP, 2),
-                       real_id(new_v, new): Health(Status.UP)}
+    assert carried == {check_id(new_v, kept): Health(Status.UP, 2),
+                       check_id(new_v, new): Health(Status.UP)}
 
 
 def test_real_id_hash_follows_equality() -> None:
     v = virtual((real("10.0.0.2"),))
-    a, b = real_id(v, v.reals[0]), real_id(virtual((real("10.0.0.2"),)), real("10.0.0.2"))
+    a, b = check_id(v, v.reals[0]), check_id(virtual((real("10.0.0.2"),)), real("10.0.0.2"))
     assert a == b and hash(a) == hash(b) and a is not b
     assert {a: 1}[b] == 1
-    assert hash(real_id(v, real("10.0.0.3"))) != hash(a)
+    assert hash(check_id(v, real("10.0.0.3"))) != hash(a)
 
 
 def test_layout_is_memoised_per_config_object_only() -> None:

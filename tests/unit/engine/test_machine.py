@@ -20,17 +20,17 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from ldirectord.config.model import CheckType, Config, Forwarding, RealServer, VirtualService
 from ldirectord.engine import (
     UNKNOWN,
-    Check,
+    CheckId,
     FallbackAction,
     Health,
-    RealId,
+    RealGroup,
     Status,
     carry_health,
-    checks,
+    check_id,
     initial_health,
     managed_keys,
     observe_check,
-    real_id,
+    real_groups,
     reconcile,
 )
 from ldirectord.ipvs.memory import apply_ops
@@ -77,12 +77,12 @@ def configured(r: RealServer) -> DestAttrs:
 class EngineMachine(RuleBasedStateMachine):
     config: Config
     table: Table
-    health: dict[RealId, Health]
-    maintenance: set[RealId]
+    health: dict[CheckId, Health]
+    maintenance: set[CheckId]
     commands: Mapping[ServiceKey, FallbackAction]
-    checked: set[RealId]
+    checked: set[CheckId]
     before: Table  # the table the last reconcile started from
-    found: tuple[Check, ...]  # the config's check identities
+    found: tuple[RealGroup, ...]  # the config's check identities
 
     @initialize(layout=st.binary(min_size=LAYOUT, max_size=LAYOUT))
     def start(self, layout: bytes) -> None:
@@ -105,7 +105,7 @@ class EngineMachine(RuleBasedStateMachine):
             if flags & 8:
                 in_table[port] = flags
         self.config = config(*virtuals, readdquiescent=bool(layout[-1] & 1))
-        self.found = checks(self.config)
+        self.found = real_groups(self.config)
         table: dict[ServiceKey, ServiceEntry] = {OTHER: entry({JUNK: DestAttrs(Method.MASQ)})}
         for v in self.config.virtuals:
             if v.port not in in_table:
@@ -145,7 +145,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.table = apply_ops(self.table, plan.ops)
         self.commands = plan.commands
 
-    def identities(self) -> tuple[Check, ...]:
+    def identities(self) -> tuple[RealGroup, ...]:
         return self.found
 
     @precondition(lambda self: bool(self.identities()))
@@ -195,22 +195,22 @@ class EngineMachine(RuleBasedStateMachine):
     def reload_unchanged(self) -> None:
         again = replace(self.config, virtuals=tuple(replace(v) for v in self.config.virtuals))
         health = carry_health(self.health, again, self.table)
-        for rid, kept in self.health.items():
-            assert health[rid] == kept
+        for cid, kept in self.health.items():
+            assert health[cid] == kept
         plan = reconcile(again, health, self.maintenance, self.table,
                          managed_keys(self.config), self.commands)
         assert plan.ops == ()
         assert plan.events == ()
 
     def status(self, v: VirtualService, r: RealServer) -> Status:
-        rid = real_id(v, r)
-        if rid in self.maintenance:
+        cid = check_id(v, r)
+        if cid in self.maintenance:
             return Status.DOWN
         if v.checktype is CheckType.ON:
             return Status.UP
         if v.checktype is CheckType.OFF:
             return Status.UNKNOWN
-        return self.health.get(rid, UNKNOWN).status
+        return self.health.get(cid, UNKNOWN).status
 
     @invariant()
     def table_is_a_fixpoint(self) -> None:
@@ -235,7 +235,7 @@ class EngineMachine(RuleBasedStateMachine):
                         assert held is None
                 elif status is Status.UP:
                     assert held == configured(r)
-                elif real_id(v, r) not in self.checked and v.checktype is not CheckType.OFF:
+                elif check_id(v, r) not in self.checked and v.checktype is not CheckType.OFF:
                     # never added before its first success: only what was there stays
                     assert held is None or held.weight in (0, r.weight)
             assert JUNK not in dests

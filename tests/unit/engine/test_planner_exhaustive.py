@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import pytest
 
 from ldirectord.config.model import CheckType, Forwarding, RealServer
-from ldirectord.engine import Health, RealId, Status, diff, plan, real_id
+from ldirectord.engine import CheckId, Health, Status, check_id, desired_table
+from ldirectord.engine.diff import diff
 from ldirectord.engine.planner import Standing, desired_state
 from ldirectord.ipvs.memory import apply_ops
 from ldirectord.ipvs.model import DestAttrs, DestKey, Method, ServiceAttrs, ServiceEntry
@@ -101,14 +102,14 @@ def test_every_case(quiescent: bool, readd: bool, fb: str, checktype: CheckType)
     v = virtual(tuple(s.real for s in SPECS), quiescent=quiescent, checktype=checktype,
                 fallback=fallback() if fb != "none" else None)
     cfg = config(v, readdquiescent=readd)
-    ids: list[RealId] = [real_id(v, s.real) for s in SPECS]
+    ids: list[CheckId] = [check_id(v, s.real) for s in SPECS]
     per_real = list(itertools.product(STATUSES, HELD))
     for combo in itertools.product(per_real, repeat=len(SPECS)):
         statuses = tuple(c[0] for c in combo)
         held = tuple(c[1] for c in combo)
-        health = {rid: Health(Status.UP if st in ("up", "maint") else Status.DOWN)
-                  for rid, st in zip(ids, statuses, strict=True) if st != "unknown"}
-        maintenance = {rid for rid, st in zip(ids, statuses, strict=True) if st == "maint"}
+        health = {cid: Health(Status.UP if st in ("up", "maint") else Status.DOWN)
+                  for cid, st in zip(ids, statuses, strict=True) if st != "unknown"}
+        maintenance = {cid for cid, st in zip(ids, statuses, strict=True) if st == "maint"}
         current: dict[DestKey, DestAttrs] = {}
         for spec, have in zip(SPECS, held, strict=True):
             attrs = held_attrs(spec, have)
@@ -136,15 +137,15 @@ def test_every_case(quiescent: bool, readd: bool, fb: str, checktype: CheckType)
 
 def test_plan_is_desired_state_table() -> None:
     v = virtual((SPECS[0].real,), fallback=fallback())
-    assert plan(config(v), {}, set(), {}) == desired_state(config(v), {}, set(), {}).table
+    assert desired_table(config(v), {}, set(), {}) == desired_state(config(v), {}, set(), {}).table
 
 
 def test_quiesced_entry_with_other_forwarding_is_rewritten() -> None:
     spec = SPECS[1]  # gate
     v = virtual((spec.real,), quiescent=True)
-    rid = real_id(v, spec.real)
+    cid = check_id(v, spec.real)
     actual = {tcp(): ServiceEntry(ServiceAttrs(), {spec.kernel_key: DestAttrs(Method.MASQ, 0)})}
-    table = plan(config(v), {rid: Health(Status.DOWN)}, set(), actual)
+    table = desired_table(config(v), {cid: Health(Status.DOWN)}, set(), actual)
     assert table[tcp()].dests == {spec.kernel_key: DestAttrs(Method.ROUTE, 0)}
 
 
@@ -153,7 +154,7 @@ def test_quiesced_entry_reported_local_is_kept() -> None:
     v = virtual((spec.real,), quiescent=True)
     held = DestAttrs(Method.LOCAL, 0, 4, 2)
     actual = {tcp(): ServiceEntry(ServiceAttrs(), {spec.kernel_key: held})}
-    table = plan(config(v), {real_id(v, spec.real): Health(Status.DOWN)}, set(), actual)
+    table = desired_table(config(v), {check_id(v, spec.real): Health(Status.DOWN)}, set(), actual)
     assert table[tcp()].dests == {spec.kernel_key: held}
     assert diff(table, actual) == []
 
@@ -164,11 +165,11 @@ def test_two_gate_reals_on_one_kernel_key() -> None:
     v = virtual((a, b), quiescent=True)
     key = DestKey("10.0.0.3", 80)
     actual = {tcp(): ServiceEntry(ServiceAttrs(), {key: DestAttrs(Method.ROUTE, 3)})}
-    health = {real_id(v, a): Health(Status.DOWN), real_id(v, b): Health(Status.UP)}
-    assert plan(config(v), health, set(), actual)[tcp()].dests == {
+    health = {check_id(v, a): Health(Status.DOWN), check_id(v, b): Health(Status.UP)}
+    assert desired_table(config(v), health, set(), actual)[tcp()].dests == {
         key: DestAttrs(Method.ROUTE, 5)}
-    health = {real_id(v, a): Health(Status.UP), real_id(v, b): Health(Status.UP)}
-    assert plan(config(v), health, set(), actual)[tcp()].dests == {
+    health = {check_id(v, a): Health(Status.UP), check_id(v, b): Health(Status.UP)}
+    assert desired_table(config(v), health, set(), actual)[tcp()].dests == {
         key: DestAttrs(Method.ROUTE, 3)}
 
 
@@ -176,12 +177,12 @@ def test_fwmark_keeps_real_ports() -> None:
     a = real("10.0.0.3", 8080, Forwarding.GATE)
     b = real("10.0.0.4", 0, Forwarding.IPIP)
     v = virtual((a, b), fwmark=7, checktype=CheckType.ON)
-    (entry,) = plan(config(v), {}, set(), {}).values()
+    (entry,) = desired_table(config(v), {}, set(), {}).values()
     assert entry.dests == {DestKey("10.0.0.3", 8080): DestAttrs(Method.ROUTE, 1),
                            DestKey("10.0.0.4", 0): DestAttrs(Method.TUNNEL, 1)}
 
 
 def test_no_reals_and_a_fallback() -> None:
     v = virtual((), fallback=fallback("10.0.0.9", 8080, Forwarding.MASQ))
-    assert plan(config(v), {}, set(), {})[tcp()].dests == {
+    assert desired_table(config(v), {}, set(), {})[tcp()].dests == {
         DestKey("10.0.0.9", 8080): DestAttrs(Method.MASQ, 1)}

@@ -8,24 +8,23 @@ from collections.abc import Mapping, Sequence
 from ldirectord.config.model import CheckType, Config, Forwarding, RealServer, VirtualService
 from ldirectord.engine import (
     UNKNOWN,
-    DestEvent,
+    CheckId,
     Event,
     FallbackAction,
     FallbackCommand,
     Health,
     Plan,
-    RealId,
-    SoftFailure,
     Status,
     carry_health,
-    checks,
+    check_id,
     initial_health,
     managed_keys,
     observe_check,
-    real_id,
+    real_groups,
     reconcile,
     shutdown,
 )
+from ldirectord.engine.events import DestEvent, SoftFailure
 from ldirectord.ipvs.memory import apply_ops
 from ldirectord.ipvs.model import (
     DelDest,
@@ -60,8 +59,8 @@ class Director:
     def __init__(self, cfg: Config, table: Table | None = None) -> None:
         self.config = cfg
         self.table: Table = dict(table or {})
-        self.health: dict[RealId, Health] = initial_health(cfg, self.table)
-        self.maintenance: set[RealId] = set()
+        self.health: dict[CheckId, Health] = initial_health(cfg, self.table)
+        self.maintenance: set[CheckId] = set()
         self.commands: Mapping[ServiceKey, FallbackAction] = {}
         self.plan = Plan()
 
@@ -75,9 +74,9 @@ class Director:
     def result(self, r: RealServer, ok: bool, v: VirtualService | None = None,
                maintenance: bool = False) -> list[str]:
         vs = v or self.config.virtuals[0]
-        rid = real_id(vs, r)
-        (check,) = [c for c in checks(self.config) if c.id == rid]
-        self.health[rid], events = observe_check(check, self.health.get(rid, UNKNOWN), ok,
+        cid = check_id(vs, r)
+        (check,) = [c for c in real_groups(self.config) if c.id == cid]
+        self.health[cid], events = observe_check(check, self.health.get(cid, UNKNOWN), ok,
                                                  maintenance=maintenance)
         return [e.message for e in events if e.message] + messages(self.reconcile())
 
@@ -306,11 +305,11 @@ def test_soft_failure_event_values() -> None:
     d = Director(config(virtual((A,), failurecount=2)))
     d.reconcile()
     d.result(A, True)
-    rid = real_id(d.config.virtuals[0], A)
-    (check,) = checks(d.config)
-    _, events = observe_check(check, d.health[rid], False)
+    cid = check_id(d.config.virtuals[0], A)
+    (check,) = real_groups(d.config)
+    _, events = observe_check(check, d.health[cid], False)
     assert events == (SoftFailure(d.config.virtuals[0], "10.0.0.2:80", 1, 2),)
-    assert d.health[rid] == Health(Status.UP)
+    assert d.health[cid] == Health(Status.UP)
 
 
 def test_a_real_configured_at_weight_zero_is_added_not_readded() -> None:
@@ -333,7 +332,7 @@ def test_reload_with_a_new_weight_restores_in_place() -> None:
     old, d.config = d.config, new
     assert messages(d.reconcile(managed_keys(old))) == [
         "Restored real server: 10.0.0.2:80 (10.0.0.1:80) (Weight set to 9)"]
-    assert d.health[real_id(new.virtuals[0], heavier)] == Health(Status.UP)
+    assert d.health[check_id(new.virtuals[0], heavier)] == Health(Status.UP)
 
 
 def test_reload_turning_quiescent_on_keeps_a_down_real_out() -> None:

@@ -15,6 +15,7 @@ import pytest
 from ldirectord import engine
 from ldirectord.config import load
 from ldirectord.config.model import CheckType, Config
+from ldirectord.engine import keys
 from ldirectord.errors import InvalidArgument
 from ldirectord.ipvs.memory import apply_ops
 from ldirectord.ipvs.model import Table
@@ -29,14 +30,14 @@ def kernel_acceptable(cfg: Config) -> Config:
     kept = []
     for v in cfg.virtuals:
         try:
-            sched_flag_bits(v.scheduler, engine.service_attrs(v).schedflags)
+            sched_flag_bits(v.scheduler, keys.service_attrs(v).schedflags)
         except InvalidArgument:
             continue
         kept.append(v)
     return replace(cfg, virtuals=tuple(kept))
 
 
-def step(cfg: Config, health: dict[engine.RealId, engine.Health], table: Table,
+def step(cfg: Config, health: dict[engine.CheckId, engine.Health], table: Table,
          commands: engine.Plan) -> tuple[Table, engine.Plan]:
     plan = engine.reconcile(cfg, health, set(), table, commands=commands.commands)
     table = apply_ops(table, plan.ops)
@@ -52,22 +53,22 @@ def test_sample_config_runs_through_the_engine(path: Path) -> None:
     if not path.exists():
         pytest.skip(f"{path.name} is not in this tree")
     cfg = kernel_acceptable(load(str(path)))
-    ids = [c.id for c in engine.checks(cfg)]
+    ids = [c.id for c in engine.real_groups(cfg)]
     table, plan = step(cfg, {}, {}, engine.Plan())
     table, plan = step(cfg, {i: engine.Health(engine.Status.UP) for i in ids}, table, plan)
     for v in cfg.virtuals:
         if v.checktype is CheckType.OFF:
             continue
-        dests = table[engine.service_key(v)].dests
+        dests = table[keys.service_key(v)].dests
         for r in v.reals:
             # every real is in service, at its weight (or a namesake's on the same key)
-            held = dests[engine.dest_key(v, r.host, r.port, r.forwarding)]
+            held = dests[keys.dest_key(v, r.host, r.port, r.forwarding)]
             same_key = [o.weight for o in v.reals
-                        if engine.dest_key(v, o.host, o.port, o.forwarding)
-                        == engine.dest_key(v, r.host, r.port, r.forwarding)]
+                        if keys.dest_key(v, o.host, o.port, o.forwarding)
+                        == keys.dest_key(v, r.host, r.port, r.forwarding)]
             assert held.weight in same_key
     down = {i: engine.Health(engine.Status.DOWN, 1) for i in ids}
     table, plan = step(cfg, down, table, plan)
     stop = engine.shutdown(cfg, table)
     after = apply_ops(table, stop.ops)
-    assert not any(engine.service_key(v) in after for v in cfg.virtuals if v.cleanstop)
+    assert not any(keys.service_key(v) in after for v in cfg.virtuals if v.cleanstop)

@@ -19,7 +19,7 @@ from ldirectord.config.model import (
     Service,
     VirtualService,
 )
-from ldirectord.engine import Check
+from ldirectord.engine import RealGroup
 from ldirectord.ipvs.memory import MemoryBackend
 from ldirectord.ipvs.model import ServiceKey
 from ldirectord.runtime.checks import RealCheck
@@ -60,7 +60,7 @@ class Script:
     delay: dict[str, float] = field(default_factory=dict)
     calls: list[tuple[float, str, str]] = field(default_factory=list)
 
-    def prepare(self, check: Check) -> RealCheck:
+    def prepare(self, check: RealGroup) -> RealCheck:
         host = check.real.host
 
         def make(kind: str) -> Callable[[], asyncio.Future[Result] | object]:

@@ -13,7 +13,7 @@ from ldirectord.config import load
 from ldirectord.config.model import Config
 from ldirectord.ipvs.memory import MemoryBackend
 from ldirectord.ipvs.model import Op, Table
-from ldirectord.runtime.supervisor import load_file
+from ldirectord.runtime.configload import load_file
 from tests.unit.runtime.harness import Harness, config, virtual
 
 DEL_2 = "Deleted real server: 10.0.0.2:80 (10.0.0.1:80)"

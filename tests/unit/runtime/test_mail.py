@@ -28,12 +28,13 @@ from ldirectord.config.model import (
     Service,
     VirtualService,
 )
-from ldirectord.engine import DestChange, DestEvent, Role
-from ldirectord.ipvs.model import DestKey, ServiceKey
+from ldirectord.engine.events import DestChange, DestEvent, Reminder, Role
+from ldirectord.ipvs.model import DestKey, Op, ServiceKey
 from ldirectord.runtime.effects import alerts_for
-from ldirectord.runtime.mail import Mail as MailItem
-from ldirectord.runtime.mail import MailAlerts, body, recipients
-from ldirectord.runtime.mail import Route as MailRoute
+from ldirectord.runtime.mail.alerts import MailAlerts
+from ldirectord.runtime.mail.message import Mail as MailItem
+from ldirectord.runtime.mail.message import Route as MailRoute
+from ldirectord.runtime.mail.message import body, recipients
 from tests.unit.runtime.wallclock import CASES, IDS, WallCase, fixed_wall
 
 RUNNING = DaemonState.RUNNING
@@ -208,7 +209,7 @@ async def test_the_original_subject_body_from_and_to(relay: Relay,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     v = virtual()
     a = alerts(relay, config(v))
-    a.event(dest(v, DestChange.DELETED), v, RUNNING)
+    a.event(dest(v, DestChange.DELETED), RUNNING)
     [msg] = await relay.wait_for(1)
     await a.close()
     sender = a.sender
@@ -233,7 +234,7 @@ async def test_servicename_comment_and_emailalertfrom(
         relay: Relay, caplog: pytest.LogCaptureFixture) -> None:
     v = virtual(servicename="web shop", comment="rack 4, call Sam")
     a = alerts(relay, config(v, emailalertfrom="lvs@example.com"))
-    a.event(dest(v, DestChange.QUIESCED), v, DaemonState.STARTING)
+    a.event(dest(v, DestChange.QUIESCED), DaemonState.STARTING)
     [msg] = await relay.wait_for(1)
     await a.close()
     subject = ("[web shop] Quiescent real server: 10.0.0.2:80 (10.0.0.1:80) "
@@ -258,7 +259,7 @@ def test_body_with_a_comment_only() -> None:
 async def test_every_recipient_of_a_list_gets_its_own_rcpt(relay: Relay) -> None:
     v = virtual(emailalert="a@example.com, b@example.com,c@example.org")
     a = alerts(relay, config(v))
-    a.event(dest(v, DestChange.DELETED), v, RUNNING)
+    a.event(dest(v, DestChange.DELETED), RUNNING)
     [msg] = await relay.wait_for(1)
     await a.close()
     assert relay.envelopes[0].rcpt_tos == ["a@example.com", "b@example.com", "c@example.org"]
@@ -272,7 +273,7 @@ async def test_a_refused_recipient_is_logged_and_the_others_get_the_mail(
     relay.refuse.add("nobody@example.com")
     v = virtual(emailalert="nobody@example.com, ops@example.com")
     a = alerts(relay, config(v))
-    a.event(dest(v, DestChange.DELETED), v, RUNNING)
+    a.event(dest(v, DestChange.DELETED), RUNNING)
     await relay.wait_for(1)
     await a.close()
     assert relay.envelopes[0].rcpt_tos == ["ops@example.com"]
@@ -293,9 +294,9 @@ async def test_the_status_filter_and_an_empty_list_skip_silently(
     filtered = virtual(emailalertstatus=frozenset({RUNNING}))
     silent = virtual(address="10.0.0.9", emailalert="")
     a = alerts(relay, config(filtered, silent), rate_interval=0)
-    a.event(dest(filtered, DestChange.DELETED), filtered, DaemonState.STARTING)
-    a.event(dest(silent, DestChange.DELETED), silent, RUNNING)
-    a.event(dest(filtered, DestChange.ADDED), filtered, RUNNING)
+    a.event(dest(filtered, DestChange.DELETED), DaemonState.STARTING)
+    a.event(dest(silent, DestChange.DELETED), RUNNING)
+    a.event(dest(filtered, DestChange.ADDED), RUNNING)
     msgs = await relay.wait_for(1)
     await a.close()
     assert [m["Subject"] for m in msgs] == [ADD_2]  # queued in order: nothing before it
@@ -308,9 +309,13 @@ async def test_global_settings_when_the_event_has_no_virtual(relay: Relay) -> No
 
     @dataclass(frozen=True)
     class Note:
-        mail_subject: str = "a note"
+        message: str | None = None
+        mail_subject: str | None = "a note"
+        reminder: Reminder = Reminder.NONE
+        op: Op | None = None
+        virtual: VirtualService | None = None
 
-    a.event(Note(), None, RUNNING)
+    a.event(Note(), RUNNING)
     [msg] = await relay.wait_for(1)
     await a.close()
     assert (msg["Subject"], relay.envelopes[0].rcpt_tos) == ("a note", ["root@example.com"])
@@ -323,8 +328,8 @@ async def test_reminders_while_a_real_stays_down(relay: Relay) -> None:
     clock = Clock()
     v = virtual(emailalertfreq=30, servicename="web")
     a = alerts(relay, config(v), clock=clock, rate_interval=0)
-    a.event(dest(v, DestChange.DELETED), v, RUNNING)
-    a.event(dest(v, DestChange.DELETED, "127.0.0.1", Role.FALLBACK), v, RUNNING)
+    a.event(dest(v, DestChange.DELETED), RUNNING)
+    a.event(dest(v, DestChange.DELETED, "127.0.0.1", Role.FALLBACK), RUNNING)
     await relay.wait_for(2)
     for now in (1010.0, 1029.0, 1030.0, 1045.0, 1060.0):
         a.tick(now, RUNNING)
@@ -333,9 +338,9 @@ async def test_reminders_while_a_real_stays_down(relay: Relay) -> None:
     assert [m["Subject"] for m in msgs[2:]] == [reminder, reminder]  # the fallback has none
     assert text(msgs[2]).startswith(f"ldirectord host: {HOST}\nLog-Message: {reminder}\n")
     clock.t = 1070.0
-    a.event(dest(v, DestChange.ADDED), v, RUNNING)  # clears it
+    a.event(dest(v, DestChange.ADDED), RUNNING)  # clears it
     a.tick(2000.0, RUNNING)
-    a.event(dest(v, DestChange.DELETED, "10.0.0.3"), v, RUNNING)  # a marker
+    a.event(dest(v, DestChange.DELETED, "10.0.0.3"), RUNNING)  # a marker
     msgs = await relay.wait_for(6)
     await a.close()
     assert [m["Subject"] for m in msgs[4:]] == [
@@ -348,8 +353,8 @@ async def test_a_reload_keeps_reminders_with_the_new_settings(relay: Relay) -> N
     v = virtual(emailalertfreq=30)
     gone = virtual(address="10.0.0.5", emailalertfreq=30)
     a = alerts(relay, config(v, gone), clock=Clock(), rate_interval=0)
-    a.event(dest(v, DestChange.DELETED), v, RUNNING)
-    a.event(dest(gone, DestChange.DELETED), gone, RUNNING)
+    a.event(dest(v, DestChange.DELETED), RUNNING)
+    a.event(dest(gone, DestChange.DELETED), RUNNING)
     await relay.wait_for(2)
     a.configure(config(replace(v, emailalertfreq=100, emailalert="new@example.com")))
     a.tick(1050.0, RUNNING)  # not yet: the period is now 100 s
@@ -373,14 +378,14 @@ async def test_a_flapping_real_costs_one_mail_per_window_with_a_summary(
         flaps = [DestChange.DELETED, DestChange.ADDED, DestChange.DELETED, DestChange.ADDED]
         for i, change in enumerate(flaps):
             clock.t = 1000.0 + 5 * i
-            a.event(dest(v, change), v, RUNNING)
-        a.event(dest(v, DestChange.DELETED, "10.0.0.3"), v, RUNNING)  # another real: its own
+            a.event(dest(v, change), RUNNING)
+        a.event(dest(v, DestChange.DELETED, "10.0.0.3"), RUNNING)  # another real: its own
         a.tick(1030.0, RUNNING)
         a.tick(1059.0, RUNNING)
         a.tick(1060.0, RUNNING)  # the window of 10.0.0.2 ended: one summary
         msgs = await relay.wait_for(3)
         a.tick(1200.0, RUNNING)
-        a.event(dest(v, DestChange.DELETED, "10.0.0.4"), v, RUNNING)  # a marker
+        a.event(dest(v, DestChange.DELETED, "10.0.0.4"), RUNNING)  # a marker
         msgs = await relay.wait_for(4)
         await a.close()
     assert [m["Subject"] for m in msgs] == [
@@ -410,7 +415,7 @@ async def test_a_long_flap_lists_the_first_transitions_and_the_latest(relay: Rel
     for i in range(31):  # one mailed, 30 held: 19 listed, 10 counted, the latest
         clock.t = 1000.0 + i
         change = DestChange.DELETED if i % 2 == 0 else DestChange.ADDED
-        a.event(dest(v, change), v, RUNNING)
+        a.event(dest(v, change), RUNNING)
     a.tick(1060.0, RUNNING)
     msgs = await relay.wait_for(2)
     await a.close()
@@ -430,9 +435,9 @@ async def test_held_transitions_are_mailed_at_close(relay: Relay) -> None:
     clock = Clock()
     v = virtual()
     a = alerts(relay, config(v), clock=clock)
-    a.event(dest(v, DestChange.ADDED), v, RUNNING)
+    a.event(dest(v, DestChange.ADDED), RUNNING)
     clock.t += 1
-    a.event(dest(v, DestChange.DELETED), v, DaemonState.STOPPING)
+    a.event(dest(v, DestChange.DELETED), DaemonState.STOPPING)
     await a.close()
     msgs = await relay.wait_for(2)
     assert [m["Subject"] for m in msgs] == [ADD_2, DEL_2]
@@ -449,10 +454,10 @@ async def test_a_dead_relay_blocks_neither_the_caller_nor_other_virtuals(
     dead = virtual(smtp="127.0.0.2")
     live = virtual(address="10.0.0.7")
     a = alerts(relay, config(dead, live), send_timeout=5.0)
-    a.event(dest(dead, DestChange.DELETED), dead, RUNNING)
+    a.event(dest(dead, DestChange.DELETED), RUNNING)
     # event() has returned and nothing was sent yet: sending happens in the background.
     assert mail_tasks() and not relay.envelopes
-    a.event(dest(live, DestChange.DELETED), live, RUNNING)
+    a.event(dest(live, DestChange.DELETED), RUNNING)
     [msg] = await relay.wait_for(1)
     assert msg["Subject"] == "Deleted real server: 10.0.0.2:80 (10.0.0.7:80)"
     assert "failed to send SMTP email message" not in lines(caplog)  # still waiting
@@ -467,8 +472,8 @@ async def test_a_refusing_relay_logs_one_failure_per_message(
         relay: Relay, caplog: pytest.LogCaptureFixture) -> None:
     v = virtual(smtp="127.0.0.3")  # nothing listens there
     a = alerts(relay, config(v), rate_interval=0)
-    a.event(dest(v, DestChange.DELETED), v, RUNNING)
-    a.event(dest(v, DestChange.ADDED), v, RUNNING)
+    a.event(dest(v, DestChange.DELETED), RUNNING)
+    a.event(dest(v, DestChange.ADDED), RUNNING)
     await wait_line(caplog, "failed to send SMTP email message", 2)
     await a.close()
     assert lines(caplog).count("failed to send SMTP email message") == 2
@@ -481,11 +486,11 @@ async def test_close_is_bounded_and_leaves_no_task(
     v = virtual(smtp="127.0.0.2")
     a = alerts(relay, config(v), rate_interval=0, send_timeout=60.0, close_timeout=0.3)
     for change in (DestChange.DELETED, DestChange.ADDED, DestChange.DELETED):
-        a.event(dest(v, change), v, RUNNING)
+        a.event(dest(v, change), RUNNING)
     await a.close()
     assert not mail_tasks()
     assert "emailalert: 3 message(s) not sent at stop" in lines(caplog)
-    a.event(dest(v, DestChange.ADDED), v, RUNNING)  # after close: dropped
+    a.event(dest(v, DestChange.ADDED), RUNNING)  # after close: dropped
     assert not mail_tasks()
 
 
@@ -494,7 +499,7 @@ async def test_close_sends_what_is_queued(relay: Relay) -> None:
     v = virtual()
     a = alerts(relay, config(v), rate_interval=0)
     for host in ("10.0.0.2", "10.0.0.3", "10.0.0.4"):
-        a.event(dest(v, DestChange.DELETED, host), v, RUNNING)
+        a.event(dest(v, DestChange.DELETED, host), RUNNING)
     await a.close()
     assert len(relay.envelopes) == 3
     assert not mail_tasks()
@@ -523,7 +528,7 @@ async def test_without_smtp_the_local_mailer_gets_the_message(
     program, out = mailer(tmp_path)
     v = virtual(smtp=None, emailalert="a@example.com, b@example.com")
     a = MailAlerts(config(v), sendmail=(program, "-t", "-oi"))
-    a.event(dest(v, DestChange.DELETED), v, RUNNING)
+    a.event(dest(v, DestChange.DELETED), RUNNING)
     await a.close()
     [(argv, data)] = [json.loads(x) for x in out.read_text().splitlines()]
     assert argv == ["-t", "-oi"]
@@ -549,8 +554,8 @@ async def test_local_mailer_failures_are_logged_per_message(
     v = virtual(smtp=None)
     a = MailAlerts(config(v), sendmail=(program or path, "-t", "-oi"), send_timeout=1.0,
                    rate_interval=0)
-    a.event(dest(v, DestChange.DELETED), v, RUNNING)
-    a.event(dest(v, DestChange.ADDED), v, RUNNING)
+    a.event(dest(v, DestChange.DELETED), RUNNING)
+    a.event(dest(v, DestChange.ADDED), RUNNING)
     await wait_line(caplog, "failed to send email message", 2)
     await a.close()
     assert lines(caplog).count("failed to send email message") == 2
@@ -607,7 +612,7 @@ async def test_a_full_queue_drops_its_oldest_mail_and_says_so(
     a = alerts(relay, config(v), rate_interval=0, queue_limit=2)
     hosts = ("10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5")
     for host in hosts:  # all queued before the worker first runs
-        a.event(dest(v, DestChange.DELETED, host), v, RUNNING)
+        a.event(dest(v, DestChange.DELETED, host), RUNNING)
     await a.close()
     got = [parsed(e)["Subject"] for e in relay.envelopes]
     assert got == [f"Deleted real server: {h}:80 (10.0.0.1:80)" for h in hosts[2:]]

@@ -14,9 +14,9 @@ from aiosmtpd.smtp import Envelope, Session
 
 from ldirectord.config import parse
 from ldirectord.config.model import DaemonState
-from ldirectord.engine import DestChange, DestEvent, Role
+from ldirectord.engine.events import DestChange, DestEvent, Role
 from ldirectord.ipvs.model import DestKey, ServiceKey
-from ldirectord.runtime.mail import MailAlerts
+from ldirectord.runtime.mail.alerts import MailAlerts
 from tests.unit.config.helpers import FakeSystem
 
 WAIT = 10.0  # a bound on waiting for the mail, never a timing assertion
@@ -96,7 +96,7 @@ async def _mail_one(smtp_value: str, served: Served) -> None:
     event = DestEvent(DestChange.DELETED, Role.REAL, v, ServiceKey(v.protocol, v.address,
                                                                    v.port),
                       DestKey("10.0.0.2", 80), "10.0.0.2:80", 0, None)
-    alerts.event(event, v, DaemonState.RUNNING)
+    alerts.event(event, DaemonState.RUNNING)
     await served.relay.wait_for(1)
     await alerts.close()
     assert served.relay.envelopes[0].rcpt_tos == ["ops@example.com"]

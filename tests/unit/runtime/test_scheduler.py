@@ -9,7 +9,7 @@ import random
 import pytest
 
 from checkers.base import Result
-from ldirectord.runtime.scheduler import Outcome, check_loop, jitter
+from ldirectord.runtime.scheduler import Observation, check_loop, jitter
 from tests.unit.runtime.fakeclock import FakeClock
 
 
@@ -27,7 +27,7 @@ async def test_interval_is_between_starts_and_a_slow_check_delays_only_itself() 
     slots = asyncio.Semaphore(10)
     fast_starts: list[float] = []
     slow_starts: list[float] = []
-    results: list[tuple[str, Outcome]] = []
+    results: list[tuple[str, Observation]] = []
 
     async def fast() -> Result:
         fast_starts.append(clock.now() - t0)
@@ -59,7 +59,7 @@ async def test_interval_is_between_starts_and_a_slow_check_delays_only_itself() 
 async def test_a_checker_bug_is_a_failed_check_and_the_loop_goes_on(
         caplog: pytest.LogCaptureFixture) -> None:
     clock = FakeClock()
-    got: list[Outcome] = []
+    got: list[Observation] = []
     calls = 0
 
     async def buggy() -> Result:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from ldirectord import logsetup
-from ldirectord.config.model import CheckType, ConfigMessage, DaemonState, VirtualService
+from ldirectord.config.model import CheckType, ConfigMessage, DaemonState
+from ldirectord.engine import Event
 from ldirectord.errors import ConfigError, InvalidArgument
 from ldirectord.ipvs.model import (
     AddDest,
@@ -330,9 +331,9 @@ async def test_alerts_receive_the_mailed_events_with_the_daemon_state(
     got: list[tuple[str, str]] = []
 
     class Recorder(LoggingAlerts):
-        def event(self, event: object, virtual: VirtualService | None,
-                  state: DaemonState) -> None:
-            got.append((event.mail_subject, state.value))  # type: ignore[attr-defined]
+        def event(self, event: Event, state: DaemonState) -> None:
+            assert event.mail_subject is not None
+            got.append((event.mail_subject, state.value))
 
     h = Harness(config(virtual("10.0.0.2", "10.0.0.3")), caplog)
     h.sup.alerts = h.sup.controller.alerts = Recorder()
@@ -465,7 +466,7 @@ async def test_loading_a_file_imports_its_checkers_off_the_event_loop(
     import threading
 
     from checkers import registry
-    from ldirectord.runtime.supervisor import load_file
+    from ldirectord.runtime.configload import load_file
 
     importers: list[threading.Thread] = []
     real_import = importlib.import_module
