@@ -6,8 +6,9 @@ cover the days the stamp pads (1-9), a two-digit day, the end of a month and of 
 (the stamps of one test cross midnight), a zone east of UTC with a half-hour offset and a
 zone with summer time under a German locale (month and day names stay English, as Perl's
 do). `fixed_wall` sets the process's zone and locale and makes `time.time()` return the
-case's moment plus what the test's own clock has advanced: the mail code reads the wall
-clock itself (it has no seam for it), so only the process clock can fix it.
+case's moment plus what the test's own clock has advanced: the log stamps read the wall
+clock themselves, and the mail tests keep the mailer's default wall clock (`time.time`)
+so that the default is what they test.
 """
 
 from __future__ import annotations
