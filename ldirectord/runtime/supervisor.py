@@ -17,10 +17,11 @@ ordered with results and never race a kernel write.
   ignored (Part A §10: a second TERM does not abort the cleanup).
 
 Error handling (Part A §14): a checker bug is a failed check (scheduler.py); an exception
-of ours while loading a file on reload is a failed reload; an operation the kernel refuses
-fails alone and is retried with backoff (REPAIR_BACKOFF, controller.py); a bug in the
-controller itself ends the TaskGroup and the daemon exits 1 leaving the table exactly as
-it is: no cleanstop, so traffic keeps flowing on the last good state.
+of ours while loading a file on reload is a failed reload (configload.py); an operation
+the kernel refuses fails alone (controller.py holds it) and is retried on the
+REPAIR_BACKOFF steps; a bug in the controller itself ends the TaskGroup and the daemon
+exits 1 leaving the table exactly as it is: no cleanstop, so traffic keeps flowing on the
+last good state.
 """
 
 from __future__ import annotations
