@@ -82,7 +82,7 @@ class _Unmailed:
 
 
 class _Unapplied(_Unmailed):
-    """An event that stands for no operation on the table: it is always logged."""
+    """An event that stands for no operation on the table, so no refusal holds it back."""
 
     __slots__ = ()
 

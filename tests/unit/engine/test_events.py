@@ -6,7 +6,7 @@ import pytest
 
 from ldirectord.config.model import Forwarding, IpvsProtocol
 from ldirectord.config.model import IpvsProtocol as P
-from ldirectord.engine import FallbackAction, FallbackCommand, Tag
+from ldirectord.engine import Event, FallbackAction, FallbackCommand, Tag
 from ldirectord.engine.events import (
     DestChange,
     DestEvent,
@@ -111,6 +111,19 @@ def test_mail_subjects() -> None:
         assert ServiceEvent(service_change, KEY, DelService(KEY)).mail_subject is None
     assert SoftFailure(V, "10.0.0.2:80", 1, 2).mail_subject is None
     assert SoftFailureReset(V, "10.0.0.2:80").mail_subject is None
+
+
+def test_what_the_runtime_reads_of_every_event() -> None:
+    purge = DelService(KEY)
+    deleted = dest(DestChange.DELETED)
+    unmailed: list[Event] = [ServiceEvent(ServiceChange.PURGED, KEY, purge),
+                             SoftFailure(V, "10.0.0.2:80", 1, 2),
+                             SoftFailureReset(V, "10.0.0.2:80"),
+                             FallbackCommand(V, "/usr/local/bin/sorry", FallbackAction.START)]
+    assert [(e.op, e.virtual) for e in [deleted, *unmailed]] == [
+        (DelDest(KEY, DestKey("10.0.0.2", 80)), V), (purge, None), (None, V), (None, V),
+        (None, V)]
+    assert {(e.mail_subject, e.reminder) for e in unmailed} == {(None, Reminder.NONE)}
 
 
 @pytest.mark.parametrize(
