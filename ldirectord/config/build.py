@@ -29,7 +29,6 @@ from ldirectord.config.lexer import BadLine, Kind, Line, lex
 from ldirectord.config.model import (
     CheckType,
     Config,
-    ConfigMessage,
     Fallback,
     IpvsProtocol,
     RealServer,
@@ -46,13 +45,14 @@ from ldirectord.config.reals import (
     resolve_fallback_port,
 )
 from ldirectord.config.resolve import System, resolve_port
+from ldirectord.config.services import REFUSED, guess_service
 from ldirectord.config.virtual import (
     SECTION_HANDLERS,
     SectionContext,
     VirtualDraft,
     parse_header,
 )
-from ldirectord.errors import ConfigError
+from ldirectord.errors import ConfigError, ConfigMessage
 from ldirectord.logsetup import log
 
 DEFAULT_CHECKTIMEOUT: Final = 5
@@ -256,8 +256,6 @@ class _Builder:
     def finish_virtual(self, d: VirtualDraft, address: str | None, port: int
                        ) -> VirtualService | None:
         """The VirtualService; None when something in it is wrong (errors reported)."""
-        from checkers.ports import REFUSED, guess_service
-
         ok = True
         service = d.service
         if service is None:

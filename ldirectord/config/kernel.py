@@ -7,6 +7,14 @@ from __future__ import annotations
 
 from typing import Final
 
+from ldirectord.config.keys import (
+    dest_attrs,
+    fallback_attrs,
+    fallback_key,
+    real_key,
+    service_attrs,
+    service_key,
+)
 from ldirectord.config.model import Fallback, RealServer, VirtualService
 from ldirectord.errors import IPVSError
 from ldirectord.ipvs import rules
@@ -53,8 +61,6 @@ def real_error(vs: VirtualService, real: RealServer) -> str | None:
         return (f"lower threshold l:{real.lower_threshold} is above the upper threshold "
                 f"u:{real.upper_threshold}: the kernel refuses it (set u: to at least "
                 f"{real.lower_threshold})")
-    from ldirectord.engine.keys import dest_attrs, real_key, service_key
-
     try:
         rules.check_dest(service_key(vs), real_key(vs, real), dest_attrs(real))
     except IPVSError as exc:
@@ -63,8 +69,6 @@ def real_error(vs: VirtualService, real: RealServer) -> str | None:
 
 
 def fallback_error(vs: VirtualService, fallback: Fallback) -> str | None:
-    from ldirectord.engine.keys import fallback_attrs, fallback_key, service_key
-
     try:
         rules.check_dest(service_key(vs), fallback_key(vs, fallback), fallback_attrs(fallback))
     except IPVSError as exc:
@@ -74,8 +78,6 @@ def fallback_error(vs: VirtualService, fallback: Fallback) -> str | None:
 
 def service_error(vs: VirtualService) -> str | None:
     """Anything else the backends' rules refuse for the virtual service itself."""
-    from ldirectord.engine.keys import service_attrs, service_key
-
     try:
         rules.check_service(service_key(vs), service_attrs(vs))
     except IPVSError as exc:

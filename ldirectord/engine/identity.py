@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ldirectord.config.keys import real_key, service_key
 from ldirectord.config.model import (
     CheckType,
     Config,
@@ -24,7 +25,6 @@ from ldirectord.config.model import (
     VirtualService,
 )
 from ldirectord.engine.health import Health, Policy, Status
-from ldirectord.engine.keys import real_key, service_key
 from ldirectord.ipvs.model import Table
 
 __all__ = ["Check", "RealId", "carry_health", "checks", "initial_health", "real_id"]

@@ -55,16 +55,16 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import assert_never
 
-from ldirectord.config.model import CheckType, Config, VirtualService
-from ldirectord.engine.health import UNKNOWN, Health, Status
-from ldirectord.engine.identity import RealId
-from ldirectord.engine.keys import (
+from ldirectord.config.keys import (
     dest_attrs,
     dest_key,
     fallback_key,
     service_attrs,
     service_key,
 )
+from ldirectord.config.model import CheckType, Config, VirtualService
+from ldirectord.engine.health import UNKNOWN, Health, Status
+from ldirectord.engine.identity import RealId
 from ldirectord.engine.layout import VirtualSlot, layout
 from ldirectord.ipvs.model import DestAttrs, DestKey, Method, ServiceEntry, ServiceKey, Table
 

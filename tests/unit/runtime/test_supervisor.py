@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from ldirectord import logsetup
-from ldirectord.config.model import CheckType, ConfigMessage, DaemonState, VirtualService
-from ldirectord.errors import ConfigError, InvalidArgument
+from ldirectord.config.model import CheckType, DaemonState, VirtualService
+from ldirectord.errors import ConfigError, ConfigMessage, InvalidArgument
 from ldirectord.ipvs.model import (
     AddDest,
     DestAttrs,
