@@ -59,7 +59,7 @@ class Directive:
     warning: str = ""  # said whenever the directive is used (deprecation)
     refused: str = ""  # the directive is an error, saying this
     virtual_example: str | None = None  # the reference's per-virtual value, if other
-    commented: bool = False  # the reference shows the example commented out
+    commented: bool = False  # the reference shows `example` (not virtual_example) commented
 
 
 CHECKTIMEOUT_DEFAULT: Final = 5.0
