@@ -7,14 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ldirectord.config.keys import (
-    dest_attrs,
-    fallback_attrs,
-    fallback_key,
-    real_key,
-    service_attrs,
-    service_key,
-)
+from ldirectord.config import keys
 from ldirectord.config.model import Fallback, RealServer, VirtualService
 from ldirectord.errors import IPVSError
 from ldirectord.ipvs import rules
@@ -62,7 +55,7 @@ def real_error(vs: VirtualService, real: RealServer) -> str | None:
                 f"u:{real.upper_threshold}: the kernel refuses it (set u: to at least "
                 f"{real.lower_threshold})")
     try:
-        rules.check_dest(service_key(vs), real_key(vs, real), dest_attrs(real))
+        rules.check_dest(keys.service_key(vs), keys.real_key(vs, real), keys.dest_attrs(real))
     except IPVSError as exc:
         return f"the kernel would refuse this real server: {exc}"
     return None
@@ -70,7 +63,8 @@ def real_error(vs: VirtualService, real: RealServer) -> str | None:
 
 def fallback_error(vs: VirtualService, fallback: Fallback) -> str | None:
     try:
-        rules.check_dest(service_key(vs), fallback_key(vs, fallback), fallback_attrs(fallback))
+        rules.check_dest(keys.service_key(vs), keys.fallback_key(vs, fallback),
+                         keys.fallback_attrs(fallback))
     except IPVSError as exc:
         return f"the kernel would refuse this fallback server: {exc}"
     return None
@@ -79,7 +73,7 @@ def fallback_error(vs: VirtualService, fallback: Fallback) -> str | None:
 def service_error(vs: VirtualService) -> str | None:
     """Anything else the backends' rules refuse for the virtual service itself."""
     try:
-        rules.check_service(service_key(vs), service_attrs(vs))
+        rules.check_service(keys.service_key(vs), keys.service_attrs(vs))
     except IPVSError as exc:
         return f"the kernel would refuse this virtual service: {exc}"
     return None
