@@ -30,7 +30,8 @@ Modules:
   `HealthEvent` (the transition table is in its header).
 - identity.py: `RealId` (the original's real id), `Check` (an identity and the
   (virtual, real) pairs it feeds), `checks`, `real_id`, `initial_health`, `carry_health`.
-- keys.py: where the kernel holds things (the gate/ipip port mapping table in its header):
+- ldirectord/config/keys.py (not here: the checks at load time use it too): where the
+  kernel holds things (the gate/ipip port mapping table in its header):
   `service_key`, `service_attrs`, `dest_key`, `fallback_key`, `dest_attrs`.
 - planner.py: `plan` (the desired table; its header has the truth tables: reals by
   status x quiescent x current entry, and the fallback while reals are still UNKNOWN).
