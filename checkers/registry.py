@@ -16,8 +16,8 @@ from collections.abc import Iterator, Mapping
 from typing import Final, cast
 
 from checkers.base import Checker
-from checkers.ports import DEFAULT_PORTS, REFUSED, guess_service
 from ldirectord.config.model import Service
+from ldirectord.config.services import DEFAULT_PORTS, REFUSED, guess_service
 
 #: Where each service's checker lives: (module, coroutine function).
 SOURCES: Final[Mapping[Service, tuple[str, str]]] = {

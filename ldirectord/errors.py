@@ -14,10 +14,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from ldirectord.logsetup import escape_controls
+
 if TYPE_CHECKING:
-    from ldirectord.config.model import ConfigMessage
     from ldirectord.ipvs.model import Op
 
 
@@ -25,6 +27,25 @@ class LdirectordError(Exception):
     """Base of every error this package raises on purpose."""
 
     exit_code: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigMessage:
+    """One error or warning about a config file; `line` is 0 for whole-file messages."""
+
+    path: str
+    line: int
+    message: str
+
+    def __post_init__(self) -> None:
+        # Text from the file (and its name) is shown with its control characters escaped.
+        object.__setattr__(self, "path", escape_controls(self.path))
+        object.__setattr__(self, "message", escape_controls(self.message))
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.path}:{self.line}: {self.message}"
+        return f"{self.path}: {self.message}"
 
 
 class ConfigError(LdirectordError):

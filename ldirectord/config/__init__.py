@@ -14,7 +14,7 @@ import os
 from ldirectord.config.build import build
 from ldirectord.config.model import Config
 from ldirectord.config.resolve import RealSystem, System
-from ldirectord.errors import ConfigError
+from ldirectord.errors import ConfigError, ConfigMessage
 
 __all__ = ["Config", "ConfigError", "System", "default_hostname", "load", "parse"]
 
@@ -38,8 +38,6 @@ def parse(text: str | bytes, path: str, *, hostname: str | None = None,
 
 def load(path: str, *, hostname: str | None = None, system: System | None = None) -> Config:
     """Read and parse the file at `path`; a file that cannot be read is a ConfigError."""
-    from ldirectord.config.model import ConfigMessage
-
     try:
         with open(path, "rb") as f:
             data = f.read()

@@ -1,35 +1,34 @@
-"""Lines -> Config: global directives (SPEC 2.5), sections, inheritance and resolution.
+"""Lines -> Config: each line to its directive's handler, then every virtual finished.
 
 Rules of this file:
 - Every problem is collected with its line; nothing stops at the first error. A file
   with errors yields no Config but one ConfigError carrying all of them.
 - Globals apply to every virtual wherever they are written (the original reads them at
   run time), so virtual services are finished only after the last line: inherited values
-  resolved (2.7 timeouts, fallback of the family, quiescent ...), names resolved, the
-  service guessed from the port, duplicates found.
+  resolved (inherit.py; the fallback of the family here), names resolved, the service
+  guessed from the port, duplicates found.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Final, TypeVar
 
 from ldirectord.config import convert as cv
 from ldirectord.config import kernel
 from ldirectord.config.addresses import ambiguous_message
 from ldirectord.config.convert import Invalid
-from ldirectord.config.global_directives import (
+from ldirectord.config.directives import (
     GLOBAL_HANDLERS,
+    GLOBAL_ONLY,
     TIMEOUT_MSG,
-    GlobalContext,
-    GlobalFallback,
-    Globals,
+    VIRTUAL_HANDLERS,
 )
+from ldirectord.config.draft import Context, GlobalDraft, GlobalFallback, VirtualDraft
+from ldirectord.config.inherit import global_values, virtual_values
 from ldirectord.config.lexer import BadLine, Kind, Line, lex
 from ldirectord.config.model import (
     CheckType,
     Config,
-    ConfigMessage,
     Fallback,
     IpvsProtocol,
     RealServer,
@@ -46,22 +45,10 @@ from ldirectord.config.reals import (
     resolve_fallback_port,
 )
 from ldirectord.config.resolve import System, resolve_port
-from ldirectord.config.virtual import (
-    SECTION_HANDLERS,
-    SectionContext,
-    VirtualDraft,
-    parse_header,
-)
-from ldirectord.errors import ConfigError
+from ldirectord.config.services import REFUSED, guess_service
+from ldirectord.config.virtual import parse_header
+from ldirectord.errors import ConfigError, ConfigMessage
 from ldirectord.logsetup import log
-
-DEFAULT_CHECKTIMEOUT: Final = 5
-DEFAULT_NEGOTIATETIMEOUT: Final = 30
-T = TypeVar("T")
-GLOBAL_ONLY: Final = frozenset({
-    "autoreload", "callback", "logfile", "execute", "fork", "supervised",
-    "readdquiescent", "emailalertfrom", "maintenancedir",
-})
 
 
 class _Builder:
@@ -71,7 +58,7 @@ class _Builder:
         self.system = system
         self.errors: list[ConfigMessage] = []
         self.warnings: list[ConfigMessage] = []
-        self.g = Globals()
+        self.g = GlobalDraft()
         self.drafts: list[VirtualDraft] = []
         self.real_total = 0  # real servers the file defines so far (MAX_REALS)
 
@@ -80,6 +67,10 @@ class _Builder:
 
     def warn(self, line: int, msg: str) -> None:
         self.warnings.append(ConfigMessage(self.path, line, msg))
+
+    def context(self, lineno: int, label: str) -> Context:
+        return Context(self.path, self.hostname, self.system,
+                       lambda m: self.warn(lineno, f"{label}: {m}"))
 
     def internal(self, line: int, label: str, exc: Exception) -> None:
         """A bug of ours while handling `line`: a line-numbered error, never a crash."""
@@ -139,14 +130,12 @@ class _Builder:
     def section_line(self, draft: VirtualDraft, line: Line) -> None:
         label = cv.label(line.text)
         key = line.key
-        handler = SECTION_HANDLERS.get(key) if key else None
+        handler = VIRTUAL_HANDLERS.get(key) if key else None
         if key is None or handler is None:
             self.error(line.lineno, f"{label}: {self.unknown_in_section(key)}")
             return
-        ctx = SectionContext(self.hostname, lambda m: self.warn(line.lineno, f"{label}: {m}"),
-                             self.system.appendable)
         try:
-            handler(draft, line, ctx)
+            handler(draft, line, self.context(line.lineno, label))
             draft.lines[key] = (line.lineno, label)
         except Invalid as exc:
             hint = ""
@@ -177,7 +166,7 @@ class _Builder:
         if handler is None:
             if key is None:
                 msg = "not a directive (expected name=value)"
-            elif key in SECTION_HANDLERS:
+            elif key in VIRTUAL_HANDLERS:
                 msg = (f"{key} is only allowed inside a virtual section (after a virtual= "
                        "line, indented by at least 4 spaces or a TAB)")
             else:
@@ -185,8 +174,7 @@ class _Builder:
             self.error(line.lineno, f"{label}: {msg}")
             return
         try:
-            handler(self.g, line, GlobalContext(
-                self.path, self.system, lambda m: self.warn(line.lineno, f"{label}: {m}")))
+            handler(self.g, line, self.context(line.lineno, label))
         except Invalid as exc:
             hint = ""
             if line.had_hash and "#" not in str(exc):
@@ -256,13 +244,13 @@ class _Builder:
     def finish_virtual(self, d: VirtualDraft, address: str | None, port: int
                        ) -> VirtualService | None:
         """The VirtualService; None when something in it is wrong (errors reported)."""
-        from checkers.ports import REFUSED, guess_service
-
         ok = True
-        service = d.service
+        service = d.values.get("service")
         if service is None:
             service = guess_service(port) if d.fwmark is None else Service.NONE
-        if service in REFUSED and d.checktype in (CheckType.NEGOTIATE, CheckType.COMBINED):
+        assert isinstance(service, Service)
+        checktype = d.values.get("checktype", CheckType.NEGOTIATE)
+        if service in REFUSED and checktype in (CheckType.NEGOTIATE, CheckType.COMBINED):
             if d.service_line:
                 self.error(d.service_line, f"service={service.value}: {REFUSED[service]}")
             else:
@@ -332,7 +320,7 @@ class _Builder:
                 self.internal(lineno, label, exc)
                 return False
             return Fallback(host, fport, spec.forwarding, d.ipv6, SourcePos(self.path, lineno))
-        glob = self.g.fallback6 if d.ipv6 else self.g.fallback
+        glob = self.g.fallbacks.get(d.ipv6)
         if glob is None:
             return None
         try:
@@ -345,37 +333,14 @@ class _Builder:
     def virtual_service(self, d: VirtualDraft, address: str | None, port: int,
                         service: Service, reals: tuple[RealServer, ...],
                         fallback: Fallback | None) -> VirtualService:
-        g = self.g
-        checktimeout = _first(d.checktimeout, d.negotiatetimeout, g.checktimeout,
-                              g.negotiatetimeout, DEFAULT_CHECKTIMEOUT)
-        negotiatetimeout = _first(d.negotiatetimeout, d.checktimeout, g.negotiatetimeout,
-                                  g.checktimeout, DEFAULT_NEGOTIATETIMEOUT)
-        return VirtualService(
-            protocol=d.protocol, address=address, port=port, fwmark=d.fwmark, ipv6=d.ipv6,
-            reals=reals, checktype=d.checktype, negotiate_every=d.negotiate_every,
-            service=service, checkcommand=d.checkcommand, checkport=d.checkport,
-            checktimeout=float(checktimeout), negotiatetimeout=float(negotiatetimeout),
-            checkinterval=float(_first(d.checkinterval, g.checkinterval)),
-            checkcount=_first(d.checkcount, g.checkcount),
-            failurecount=_first(d.failurecount, g.failurecount),
-            request=d.request, receive=d.receive, httpmethod=d.httpmethod,
-            virtualhost=d.virtualhost, login=d.login, passwd=d.passwd, database=d.database,
-            secret=d.secret, scheduler=d.scheduler, persistent=d.persistent,
-            netmask=d.netmask, schedflags=d.schedflags, ops=d.ops, fallback=fallback,
-            fallbackcommand=_or(d.fallbackcommand, g.fallbackcommand),
-            quiescent=_first(d.quiescent, g.quiescent),
-            cleanstop=_first(d.cleanstop, g.cleanstop),
-            emailalert=_first(d.emailalert, g.emailalert),
-            emailalertfreq=_first(d.emailalertfreq, g.emailalertfreq),
-            emailalertstatus=_first(d.emailalertstatus, g.emailalertstatus),
-            smtp=_or(d.smtp, g.smtp), monitorfile=d.monitorfile,
-            servicename=d.servicename, comment=d.comment,
-            where=SourcePos(self.path, d.line),
-        )
+        values = virtual_values(d, self.g)
+        values.update(
+            service=service, fallback=fallback, protocol=d.protocol, address=address,
+            port=port, fwmark=d.fwmark, ipv6=d.ipv6, reals=reals,
+            negotiate_every=d.negotiate_every, where=SourcePos(self.path, d.line))
+        return VirtualService(**values)
 
     def config(self, virtuals: tuple[VirtualService, ...]) -> Config:
-        g = self.g
-
         def glob_fallback(gf: GlobalFallback | None) -> Fallback | None:
             if gf is None:
                 return None
@@ -385,37 +350,15 @@ class _Builder:
                         or resolve_port(self.system, gf.spec.port, IpvsProtocol.UDP) or 0)
             return Fallback(gf.host, port, gf.spec.forwarding, gf.ipv6, gf.where)
 
-        return Config(
-            path=os.path.abspath(self.path), virtuals=virtuals,
-            checkinterval=float(g.checkinterval),
-            checktimeout=None if g.checktimeout is None else float(g.checktimeout),
-            negotiatetimeout=(None if g.negotiatetimeout is None
-                              else float(g.negotiatetimeout)),
-            checkcount=g.checkcount, failurecount=g.failurecount,
-            fallback=glob_fallback(g.fallback), fallback6=glob_fallback(g.fallback6),
-            fallbackcommand=g.fallbackcommand, autoreload=g.autoreload, callback=g.callback,
-            logfile=g.logfile, execute=tuple(g.execute), fork=g.fork,
-            supervised=g.supervised, quiescent=g.quiescent, readdquiescent=g.readdquiescent,
-            emailalert=g.emailalert, emailalertfreq=g.emailalertfreq,
-            emailalertstatus=g.emailalertstatus, emailalertfrom=g.emailalertfrom,
-            cleanstop=g.cleanstop, smtp=g.smtp, maintenancedir=g.maintenancedir,
-            warnings=tuple(sorted(self.warnings, key=lambda m: m.line)),
-        )
-
-
-def _or(value: T | None, inherited: T | None) -> T | None:
-    return value if value is not None else inherited
-
-
-def _first(*values: T | None) -> T:
-    for v in values:
-        if v is not None:
-            return v
-    raise AssertionError("no default")
+        values = global_values(self.g)
+        values.update(fallback=glob_fallback(self.g.fallbacks.get(False)),
+                      fallback6=glob_fallback(self.g.fallbacks.get(True)))
+        return Config(path=os.path.abspath(self.path), virtuals=virtuals,
+                      warnings=tuple(sorted(self.warnings, key=lambda m: m.line)), **values)
 
 
 def _unknown(key: str) -> str:
-    known = GLOBAL_HANDLERS.keys() | SECTION_HANDLERS.keys()
+    known = GLOBAL_HANDLERS.keys() | VIRTUAL_HANDLERS.keys()
     if key.lower() in known:
         return f'unknown directive "{key}" (directive names are lower case: {key.lower()})'
     return f'unknown directive "{key}"'

@@ -12,8 +12,8 @@ import os
 import sys
 
 from ldirectord.config import load
-from ldirectord.config.model import CheckType, Config, ConfigMessage, VirtualService
-from ldirectord.errors import ConfigError
+from ldirectord.config.model import CheckType, Config, VirtualService
+from ldirectord.errors import ConfigError, ConfigMessage
 from ldirectord.paths import not_found_message, resolve_config
 
 EXIT_OK = 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ldirectord.config import keys
 from ldirectord.config.model import Fallback, RealServer, VirtualService
 from ldirectord.errors import IPVSError
 from ldirectord.ipvs import rules
@@ -53,20 +54,17 @@ def real_error(vs: VirtualService, real: RealServer) -> str | None:
         return (f"lower threshold l:{real.lower_threshold} is above the upper threshold "
                 f"u:{real.upper_threshold}: the kernel refuses it (set u: to at least "
                 f"{real.lower_threshold})")
-    from ldirectord.engine.keys import dest_attrs, real_key, service_key
-
     try:
-        rules.check_dest(service_key(vs), real_key(vs, real), dest_attrs(real))
+        rules.check_dest(keys.service_key(vs), keys.real_key(vs, real), keys.dest_attrs(real))
     except IPVSError as exc:
         return f"the kernel would refuse this real server: {exc}"
     return None
 
 
 def fallback_error(vs: VirtualService, fallback: Fallback) -> str | None:
-    from ldirectord.engine.keys import fallback_attrs, fallback_key, service_key
-
     try:
-        rules.check_dest(service_key(vs), fallback_key(vs, fallback), fallback_attrs(fallback))
+        rules.check_dest(keys.service_key(vs), keys.fallback_key(vs, fallback),
+                         keys.fallback_attrs(fallback))
     except IPVSError as exc:
         return f"the kernel would refuse this fallback server: {exc}"
     return None
@@ -74,10 +72,8 @@ def fallback_error(vs: VirtualService, fallback: Fallback) -> str | None:
 
 def service_error(vs: VirtualService) -> str | None:
     """Anything else the backends' rules refuse for the virtual service itself."""
-    from ldirectord.engine.keys import service_attrs, service_key
-
     try:
-        rules.check_service(service_key(vs), service_attrs(vs))
+        rules.check_service(keys.service_key(vs), keys.service_attrs(vs))
     except IPVSError as exc:
         return f"the kernel would refuse this virtual service: {exc}"
     return None

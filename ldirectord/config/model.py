@@ -15,10 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ldirectord.errors import ConfigMessage
+
 # Re-exported: the config speaks of the table's protocols and forwarding methods.
 from ldirectord.ipvs.model import Forwarding as Forwarding
 from ldirectord.ipvs.model import IpvsProtocol as IpvsProtocol
-from ldirectord.logsetup import escape_controls
+from ldirectord.netloc import netloc
 
 
 class Service(StrEnum):
@@ -180,8 +182,7 @@ class VirtualService:
         if self.fwmark is not None:
             return str(self.fwmark)
         assert self.address is not None
-        host = f"[{self.address}]" if self.ipv6 else self.address
-        return f"{host}:{self.port}"
+        return netloc(self.address, self.port)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,23 +216,3 @@ class Config:
     smtp: str | None = None
     maintenancedir: str | None = None
     warnings: tuple[ConfigMessage, ...] = field(default=(), compare=False, hash=False)
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigMessage:
-    """One error or warning about a config file; `line` is 0 for whole-file messages."""
-
-    path: str
-    line: int
-    message: str
-
-    def __post_init__(self) -> None:
-        # Text from the file (and its name) is shown with its control characters escaped.
-        object.__setattr__(self, "path", escape_controls(self.path))
-        object.__setattr__(self, "message", escape_controls(self.message))
-
-    def __str__(self) -> str:
-        if self.line:
-            return f"{self.path}:{self.line}: {self.message}"
-        return f"{self.path}: {self.message}"
-

@@ -6,42 +6,9 @@ as UTF-8 and compiled as a bytes pattern, and checkers match it against raw byte
 translation is checked by `re` and compiled by the regex package in its `re`-compatible
 VERSION0 mode, because regex can bound a search by a timeout (checkers/match.py).
 
-Translated so that the match is the same as Perl's:
-
-- `\\z` (absolute end) and `\\Z` (end, or before a final newline); `\\A` and `$` (without
-  /m Perl's `$` and Python's both match at the end or before a final newline).
-- `\\h` `\\H` (horizontal space: TAB, space, 0xA0), `\\v` `\\V` (vertical space: LF, VT,
-  FF, CR, 0x85; Python's `\\v` is VT only), `\\R` (atomic, as in Perl), `\\N` (not a
-  newline), `\\e`, `\\cX`, `\\o{...}`, `\\x{...}` (a code point above 0xFF becomes its
-  UTF-8 bytes), `\\B` (Python's never matches in an empty string).
-- `\\Q`, `\\E`, `\\U`, `\\L`, `\\u`, `\\l` match the letters Q, E, U, L, u, l. Perl applies
-  them only to pattern text written in the program; the original interpolates `receive`
-  from a variable, so its regex engine sees unknown escapes, which are the letters.
-- A quantified assertion (`\\b*`, `^?`) and a quantifier after nothing (`(|{1,2})`, which
-  Perl reads as literal text); braces that are no quantifier (`a{e<=1}`) are literal
-  text too (regex would read that one as a fuzzy match).
-- Inline flags anywhere: `(?i)` in the middle of a pattern or group applies to the rest
-  of that group (Python only accepts them at the very start), also `(?^...)`; flags
-  i, m, s, x.
-- Named groups and references: `(?<n>...)`, `(?'n'...)`, `\\k<n>`, `\\k{n}`, `\\k'n'`,
-  `\\g{n}`, `\\gN`, `\\g{-N}`.
-- POSIX classes inside brackets: `[[:digit:]]`, `[[:alpha:]]` ... (not negated ones).
-- An unknown escape of a letter (`\\y`) is the letter, as in Perl; `\\d`, `\\w`, `\\s`
-  and case-insensitive matching are ASCII-only, as in Perl on byte strings.
-- Possessive quantifiers (`a++`) and atomic groups (`(?>...)`) are kept: Python 3.11
-  has them.
-
-Not supported (a `receive` using them is refused at load time with `PerlRegexError`):
-code `(?{...})` and `(??{...})`, recursion `(?R)` `(?1)` `(?&name)` `(?P>name)`, `\\G`,
-`\\K`, branch reset `(?|...)`, backtracking verbs `(*FAIL)` etc., Unicode properties
-`\\p{...}` `\\P{...}`, `\\X`, `\\C`, `\\b{...}` `\\B{...}`, `\\N{name}`, negated POSIX
-classes `[[:^alpha:]]`, the flags n, p, a, d, l, u, variable-length lookbehind, a back
-reference to a group that is still open or not yet opened, the same group name twice, a
-repeat count above 65534 (Perl's limit), and counted repeats that would make the pattern
-longer than 100000 characters written out (`(?:a{1000}){1000}`; regex compiles such a
-pattern as one long string, which would take hundreds of megabytes).
-With the `x` flag, a `#` comment inside the pattern must not contain `(`, `)`, `[` or `\\`
-(the translation does not know where such comments end).
+What is translated so that the match is Perl's, and what is refused at load time with
+`PerlRegexError`, is listed in docs/configuration.md ("`receive` and regular
+expressions"); the comments below say how.
 
 A differential test (tests/unit/config/test_perlre_vs_perl.py) runs thousands of random
 patterns through Perl and through this translation and requires the same matches, and
@@ -85,7 +52,7 @@ _MAX_LEN: Final = 20_000
 #: Perl's largest repeat count (`a{65535}` is an error there).
 _MAX_COUNT: Final = 65_534
 #: How long the pattern may get with its counted repeats written out: the regex package
-#: compiles `(?:a{1000}){1000}` as a million-character string (about 270 MB).
+#: compiles `(?:a{1000}){1000}` as one million-character string.
 _MAX_EXPANSION: Final = 100_000
 _CONDITION: Final = re.compile(
     r"\(\?\((?:(\d+)|<([A-Za-z_]\w*)>|'([A-Za-z_]\w*)'|([A-Za-z_]\w*))\)")
@@ -199,14 +166,10 @@ class _Translator(Scanner):
     # -- escapes -------------------------------------------------------------------
 
     def escape(self) -> None:
-        c = self.peek(1)
-        if not c:
-            raise self.error("trailing backslash")
-        common = self.common_escape(c, in_class=False)
+        c, common = self.escape_letter(in_class=False)
         if common is not None:
             self.out.append(common)
             return
-        self.i += 2
         if c == "z":
             self.assertion("\\Z")
         elif c == "Z":

@@ -178,14 +178,22 @@ class Scanner:
             raise self.error(f"unknown POSIX class [:{name}:]")
         return _POSIX[name]
 
-    def class_escape(self) -> str:
+    def escape_letter(self, in_class: bool) -> tuple[str, str | None]:
+        """The character after a backslash, and the translation of an escape that means
+        the same inside and outside classes (None for the others). Either way the escape
+        is consumed: the caller translates the others from the character."""
         c = self.peek(1)
         if not c:
             raise self.error("trailing backslash")
-        common = self.common_escape(c, in_class=True)
+        common = self.common_escape(c, in_class)
+        if common is None:
+            self.i += 2
+        return c, common
+
+    def class_escape(self) -> str:
+        c, common = self.escape_letter(in_class=True)
         if common is not None:
             return common
-        self.i += 2
         if c == "h":
             return HSPACE
         if c == "v":

@@ -14,6 +14,7 @@ from typing import Final
 
 from ldirectord.config.addresses import ambiguous_message
 from ldirectord.config.convert import Invalid
+from ldirectord.netloc import bracketed
 
 _HOST = re.compile(r"[0-9A-Za-z._+-]+", re.ASCII)  # the original's smtp= characters
 _BRACKETED = re.compile(r"\[([^\[\]]*)\](?::(.*))?", re.DOTALL)
@@ -38,11 +39,11 @@ def smtp_server(value: str) -> str:
         except ValueError:
             raise Invalid(f'invalid SMTP server address "{value}": {m.group(1)} is not '
                           "an IPv6 address") from None
-        return f"[{addr}]{_port(value, m.group(2))}"
+        return bracketed(str(addr)) + _port(value, m.group(2))
     if value.count(":") > 1:
         # No host name has a colon, so two or more make a bare IPv6 address, never a port.
         try:
-            return f"[{ipaddress.IPv6Address(value)}]"
+            return bracketed(str(ipaddress.IPv6Address(value)))
         except ValueError:
             raise Invalid(f'invalid SMTP server address "{value}": {FORMS}') from None
     host, sep, port = value.partition(":")

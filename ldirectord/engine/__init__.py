@@ -26,7 +26,7 @@ and returns values. The runtime drives it like this:
     # stop:   engine.shutdown(config, table)     (cleanstop)
 
 This package exports what drives the engine; the event classes are in `engine.events`,
-the kernel keys in `engine.keys`, the diff in `engine.diff`.
+the kernel keys in `ldirectord.config.keys`, the diff in `engine.diff`.
 
 Modules:
 - health.py: `Status` (UNKNOWN/UP/DOWN), `Health`, `Policy`, `observe`, `next_probe`,
@@ -34,7 +34,8 @@ Modules:
 - identity.py: `CheckId` (the original's real id), `RealGroup` (an identity and the
   (virtual, real) pairs it feeds), `real_groups`, `check_id`, `initial_health`,
   `carry_health`.
-- keys.py: where the kernel holds things (the gate/ipip port mapping table in its header):
+- ldirectord/config/keys.py (not here: the checks at load time use it too): where the
+  kernel holds things (the gate/ipip port mapping table in its header):
   `service_key`, `service_attrs`, `dest_key`, `fallback_key`, `dest_attrs`.
 - planner.py: `desired_table` (its header has the truth tables: reals by status x
   quiescent x current entry, and the fallback while reals are still UNKNOWN).

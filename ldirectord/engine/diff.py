@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Set
 from dataclasses import replace
 
-from ldirectord.engine.keys import full_mask
 from ldirectord.errors import InvalidArgument
 from ldirectord.ipvs.model import (
     AddDest,
@@ -37,7 +36,7 @@ from ldirectord.ipvs.model import (
     ServiceKey,
     Table,
 )
-from ldirectord.ipvs.rules import sched_flag_bits, sched_flag_names
+from ldirectord.ipvs.rules import read_back_netmask, sched_flag_bits, sched_flag_names
 
 __all__ = ["diff", "same_dest", "same_service"]
 
@@ -82,9 +81,7 @@ def diff(desired: Table, actual: Table, managed: Set[ServiceKey] = frozenset()) 
 
 def _canonical(key: ServiceKey, attrs: ServiceAttrs) -> ServiceAttrs:
     """The attributes as the kernel would report them back."""
-    netmask = attrs.netmask if attrs.persistent is not None else None
-    if netmask == full_mask(key.ipv6):
-        netmask = None
+    netmask = read_back_netmask(key.ipv6, attrs.netmask, attrs.persistent)
     flags = attrs.schedflags
     try:
         flags = sched_flag_names(attrs.scheduler,

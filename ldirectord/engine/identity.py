@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ldirectord.config.keys import real_key, service_key
 from ldirectord.config.model import (
     CheckType,
     Config,
@@ -25,7 +26,6 @@ from ldirectord.config.model import (
     VirtualService,
 )
 from ldirectord.engine.health import Health, Policy, Status
-from ldirectord.engine.keys import real_key, service_key
 from ldirectord.ipvs.model import Table
 from ldirectord.netloc import bracketed, netloc
 

@@ -12,10 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ldirectord.config.model import Config, RealServer, VirtualService
-from ldirectord.engine.events import Role
-from ldirectord.engine.identity import CheckId, check_id
-from ldirectord.engine.keys import (
+from ldirectord.config.keys import (
     dest_attrs,
     fallback_attrs,
     fallback_key,
@@ -23,6 +20,9 @@ from ldirectord.engine.keys import (
     service_attrs,
     service_key,
 )
+from ldirectord.config.model import Config, RealServer, VirtualService
+from ldirectord.engine.events import Role
+from ldirectord.engine.identity import CheckId, check_id
 from ldirectord.ipvs.model import DestAttrs, DestKey, ServiceAttrs, ServiceKey
 from ldirectord.netloc import netloc
 

@@ -6,7 +6,7 @@ Rules of this file:
   readdquiescent) and because Part A §2 keeps reals already in service at start.
 - Every virtual of the config appears, with its attributes; only the destinations listed
   here may exist in it afterwards (diff.py purges the others).
-- Keys are what the kernel will hold (keys.py has the port mapping table), so that the
+- Keys are what the kernel will hold (config/keys.py has the port mapping table), so the
   next read finds them (Part A §9).
 
 A real's effective status in a virtual:

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from typing import assert_never
 
+from ldirectord.config.keys import real_key, service_key
 from ldirectord.config.model import CheckType, Config, VirtualService
 from ldirectord.engine.diff import diff
 from ldirectord.engine.events import (
@@ -35,7 +36,6 @@ from ldirectord.engine.events import (
 )
 from ldirectord.engine.health import Health, HealthEventKind, observe
 from ldirectord.engine.identity import CheckId, RealGroup
-from ldirectord.engine.keys import real_key, service_key
 from ldirectord.engine.layout import VirtualSlot, layout
 from ldirectord.engine.planner import Standing, desired_state
 from ldirectord.ipvs.model import (

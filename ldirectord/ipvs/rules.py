@@ -53,7 +53,6 @@ _NAMED_FLAGS = {
     "mh": (("mh-fallback", SVC_F_SCHED1), ("mh-port", SVC_F_SCHED2), ("flag-3", SVC_F_SCHED3)),
 }
 
-IPV4_FULL_MASK = 0xFFFFFFFF
 IPV6_FULL_PREFIX = 128
 MAX_WEIGHT = 0x7FFFFFFF
 MAX_THRESHOLD = 0xFFFFFFFF
@@ -90,27 +89,37 @@ def is_ipv6(address: str) -> bool:
     return ":" in address
 
 
+def full_netmask(ipv6: bool) -> str:
+    """The persistence netmask of one client address: what the kernel stores when none is
+    given, so a full mask (255.255.255.255, prefix 128) means no netmask."""
+    return "128" if ipv6 else "255.255.255.255"
+
+
+def read_back_netmask(ipv6: bool, netmask: str | None, persistent: int | None) -> str | None:
+    """The persistence netmask as the kernel reads it back: none without persistence, none
+    for the full mask."""
+    if persistent is None or netmask == full_netmask(ipv6):
+        return None
+    return netmask
+
+
 def netmask_value(key: ServiceKey, attrs: ServiceAttrs, op: Op | None = None) -> int:
     """The netmask as the kernel stores it: an IPv4 mask as an int, or an IPv6 prefix length."""
+    netmask = full_netmask(key.ipv6) if attrs.netmask is None else attrs.netmask
     if key.ipv6:
-        if attrs.netmask is None:
-            return IPV6_FULL_PREFIX
-        if not attrs.netmask.isdigit() or not 1 <= int(attrs.netmask) <= IPV6_FULL_PREFIX:
-            raise InvalidArgument(f"invalid IPv6 netmask {attrs.netmask!r}", op)
-        return int(attrs.netmask)
-    if attrs.netmask is None:
-        return IPV4_FULL_MASK
+        if not netmask.isdigit() or not 1 <= int(netmask) <= IPV6_FULL_PREFIX:
+            raise InvalidArgument(f"invalid IPv6 netmask {netmask!r}", op)
+        return int(netmask)
     try:
-        return int(ipaddress.IPv4Address(attrs.netmask))
+        return int(ipaddress.IPv4Address(netmask))
     except ValueError:
-        raise InvalidArgument(f"invalid netmask {attrs.netmask!r}", op) from None
+        raise InvalidArgument(f"invalid netmask {netmask!r}", op) from None
 
 
 def netmask_text(ipv6: bool, value: int) -> str | None:
     """The model's netmask for a kernel value: None for a full mask."""
-    if ipv6:
-        return None if value == IPV6_FULL_PREFIX else str(value)
-    return None if value == IPV4_FULL_MASK else str(ipaddress.IPv4Address(value))
+    text = str(value) if ipv6 else str(ipaddress.IPv4Address(value))
+    return None if text == full_netmask(ipv6) else text
 
 
 def check_service(key: ServiceKey, attrs: ServiceAttrs, op: Op | None = None) -> ServiceAttrs:
@@ -135,7 +144,7 @@ def check_service(key: ServiceKey, attrs: ServiceAttrs, op: Op | None = None) ->
         raise InvalidArgument(f"invalid persistent timeout {attrs.persistent}", op)
     bits = sched_flag_bits(attrs.scheduler, attrs.schedflags, op)
     mask = netmask_value(key, attrs, op)
-    netmask = netmask_text(key.ipv6, mask) if attrs.persistent is not None else None
+    netmask = read_back_netmask(key.ipv6, netmask_text(key.ipv6, mask), attrs.persistent)
     return replace(attrs, netmask=netmask,
                    schedflags=sched_flag_names(attrs.scheduler, bits))
 

@@ -16,10 +16,10 @@ from checkers.base import CheckSpec, Result, Target
 from checkers.connect import check_connect
 from checkers.external import check_external, external_args
 from checkers.ping import check_ping
-from checkers.ports import DEFAULT_PORTS
 from checkers.registry import REFUSED, get_checker
 from ldirectord.config.model import CheckType, Config, RealServer, Service, VirtualService
 from ldirectord.config.perlre import ReceivePattern
+from ldirectord.config.services import DEFAULT_PORTS
 
 CheckFn = Callable[[], Awaitable[Result]]
 

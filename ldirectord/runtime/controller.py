@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ldirectord import engine
+from ldirectord.config.keys import service_key
 from ldirectord.config.model import CheckType, Config, DaemonState
 from ldirectord.engine import (
     CheckId,
@@ -35,7 +36,6 @@ from ldirectord.engine import (
     RealGroup,
     Tag,
 )
-from ldirectord.engine.keys import service_key
 from ldirectord.errors import IPVSError, IPVSUnavailable, PermissionDenied
 from ldirectord.ipvs.backend import Backend
 from ldirectord.ipvs.ipvsadm import ipvsadm_command

@@ -6,9 +6,9 @@ import inspect
 
 import pytest
 
-from checkers.ports import DEFAULT_PORTS
 from checkers.registry import REFUSED, REGISTRY, get_checker
 from ldirectord.config.model import Service
+from ldirectord.config.services import DEFAULT_PORTS
 
 CHECKED = [s for s in Service if s is not Service.NONE]
 

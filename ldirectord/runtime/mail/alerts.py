@@ -11,10 +11,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from ldirectord.config.keys import service_key
 from ldirectord.config.model import Config, DaemonState, VirtualService
 from ldirectord.engine import Event
 from ldirectord.engine.events import DestEvent, Reminder
-from ldirectord.engine.keys import service_key
 from ldirectord.ipvs.model import DestKey, ServiceKey
 from ldirectord.logsetup import log
 from ldirectord.runtime.mail.limiter import Admission, RateLimiter

@@ -11,8 +11,7 @@ import pytest
 
 from ldirectord import logsetup
 from ldirectord.config import parse
-from ldirectord.config.model import ConfigMessage
-from ldirectord.errors import ConfigError
+from ldirectord.errors import ConfigError, ConfigMessage
 from ldirectord.logsetup import LogDest, LogMode, escape_controls, log
 from tests.unit.config.helpers import FakeSystem
 

@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, example, given, settings
 
 from ldirectord import engine
 from ldirectord.config import parse
-from ldirectord.config.model import Config, ConfigMessage
+from ldirectord.config.model import Config
 from ldirectord.config.resolve import literal_address
-from ldirectord.errors import ConfigError
+from ldirectord.errors import ConfigError, ConfigMessage
 from ldirectord.ipvs.memory import apply_ops
 from tests.unit.config.helpers import FakeSystem
 from tests.unit.config.mutations import damaged_config

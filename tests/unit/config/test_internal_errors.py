@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ldirectord.cli import main
-from ldirectord.config import global_directives, load, parse, virtual
+from ldirectord.config import directives, load, parse
 from ldirectord.config.lexer import Line
 from ldirectord.errors import ConfigError
 from tests.unit.config.helpers import FakeSystem
@@ -53,7 +53,7 @@ def test_an_exception_in_a_section_handler(monkeypatch: pytest.MonkeyPatch) -> N
     def boom(d: object, line: Line, ctx: object) -> None:
         raise KeyError("x")
 
-    monkeypatch.setitem(virtual.SECTION_HANDLERS, "checkport", boom)
+    monkeypatch.setitem(directives.VIRTUAL_HANDLERS, "checkport", boom)
     with pytest.raises(ConfigError) as info:
         parse("virtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate\n\tcheckport=81\n"
               "timeout=5\n", "a.cf", hostname="h", system=FakeSystem())
@@ -69,7 +69,7 @@ def test_an_exception_in_a_global_handler(monkeypatch: pytest.MonkeyPatch) -> No
     def boom(g: object, line: Line, ctx: object) -> None:
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setitem(global_directives.GLOBAL_HANDLERS, "quiescent", boom)
+    monkeypatch.setitem(directives.GLOBAL_HANDLERS, "quiescent", boom)
     with pytest.raises(ConfigError) as info:
         parse("quiescent=yes\n", "a.cf", hostname="h", system=FakeSystem())
     assert messages(info) == [

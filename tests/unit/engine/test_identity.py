@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from ldirectord.config.keys import dest_key, service_attrs, service_key
 from ldirectord.config.model import CheckType, Forwarding, IpvsProtocol, Service
 from ldirectord.engine import (
     Health,
@@ -17,7 +18,6 @@ from ldirectord.engine import (
     initial_health,
     real_groups,
 )
-from ldirectord.engine.keys import dest_key, service_attrs, service_key
 from ldirectord.ipvs.model import DestAttrs, DestKey, Method, ServiceAttrs, ServiceKey
 
 from .factories import config, entry, fallback, real, tcp, virtual

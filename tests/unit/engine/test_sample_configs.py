@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from ldirectord import engine
-from ldirectord.config import load
+from ldirectord.config import keys, load
 from ldirectord.config.model import CheckType, Config
-from ldirectord.engine import keys
 from ldirectord.errors import InvalidArgument
 from ldirectord.ipvs.memory import apply_ops
 from ldirectord.ipvs.model import Table

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from ldirectord import logsetup
-from ldirectord.config.model import CheckType, ConfigMessage, DaemonState
+from ldirectord.config.model import CheckType, DaemonState
 from ldirectord.engine import Event
-from ldirectord.errors import ConfigError, InvalidArgument
+from ldirectord.errors import ConfigError, ConfigMessage, InvalidArgument
 from ldirectord.ipvs.model import (
     AddDest,
     DestAttrs,

@@ -1,4 +1,4 @@
-"""What the config layer knows of services without importing a checker: ports and refusals."""
+"""What the config knows of services: the port each is guessed from, and the refused ones."""
 
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from ldirectord.config.model import Fallback, Forwarding, IpvsProtocol, RealServer, VirtualService
 from ldirectord.ipvs.model import DestAttrs, DestKey, Method, ServiceAttrs, ServiceKey
+from ldirectord.ipvs.rules import read_back_netmask
 
 __all__ = [
     "FALLBACK_WEIGHT",
@@ -32,7 +33,6 @@ __all__ = [
     "dest_key",
     "fallback_attrs",
     "fallback_key",
-    "full_mask",
     "real_key",
     "service_attrs",
     "service_key",
@@ -50,9 +50,7 @@ def service_key(virtual: VirtualService) -> ServiceKey:
 
 def service_attrs(virtual: VirtualService) -> ServiceAttrs:
     """What `ipvsadm -A/-E` sets for this virtual, in the form the kernel reads back."""
-    netmask = virtual.netmask if virtual.persistent is not None else None
-    if netmask == full_mask(virtual.ipv6):
-        netmask = None
+    netmask = read_back_netmask(virtual.ipv6, virtual.netmask, virtual.persistent)
     flags = frozenset(f for f in (virtual.schedflags or "").split(",") if f)
     return ServiceAttrs(
         scheduler=virtual.scheduler,
@@ -61,11 +59,6 @@ def service_attrs(virtual: VirtualService) -> ServiceAttrs:
         ops=virtual.ops and virtual.protocol is IpvsProtocol.UDP,
         schedflags=flags,
     )
-
-
-def full_mask(ipv6: bool) -> str:
-    """The persistence netmask that means "one client address": no mask at all."""
-    return "128" if ipv6 else "255.255.255.255"
 
 
 def dest_key(virtual: VirtualService, host: str, port: int, forwarding: Forwarding) -> DestKey:
