@@ -6,8 +6,9 @@ plays a dialog over any `Channel` (an asyncio stream pair in production, an in-m
 scripted peer in unit tests), so the dialogs are testable without sockets.
 
 The module also holds the plumbing every line-based checker shares: opening a (TLS)
-connection to a target with a bound on the line length, and turning whatever a server did
-(refused, reset, stalled, garbage, TLS failure) into the one-line `detail` of a Result.
+connection to a target with a bound on the line length, and running a dialog within the
+check's time (`checkers.base.bounded` words whatever a server did: refused, reset,
+stalled, garbage, TLS failure).
 
 Rules of this file:
 - Every read is bounded: a reply line longer than `MAX_LINE` fails the check.
@@ -22,11 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, cast
 
-from checkers.base import CheckSpec, Result, Target
+from checkers.base import DETAIL_CHARS, CheckSpec, Down, Result, Target, bounded
 from checkers.tls import TlsClient, default_client
 
 #: Longest reply line accepted (bytes, including the line end).
@@ -35,11 +36,9 @@ MAX_LINE = 64 * 1024
 QUIT_GRACE = 1.0
 #: How long closing a connection may take before it is aborted.
 CLOSE_GRACE = 0.25
-#: Longest excerpt of a server reply quoted in a Result detail.
-DETAIL_CHARS = 120
 
 
-class DialogError(Exception):
+class DialogError(Down):
     """The peer broke the dialog: closed early or sent an oversized line."""
 
 
@@ -119,7 +118,7 @@ async def run_dialog(channel: Channel, dialog: Dialog, *,
 
     Error handling: a reply that does not match is a failed Outcome; EOF or an oversized
     line raises DialogError; missing the deadline raises TimeoutError; I/O errors propagate
-    (callers map them with `describe`). The closing command never fails the dialog: it
+    (`checkers.base.bounded` words them). The closing command never fails the dialog: it
     gets what is left before the deadline, at most QUIT_GRACE, and its reply is ignored.
     Cancellation: nothing to clean up here; the caller owns the channel.
     """
@@ -264,43 +263,36 @@ async def close_writer(writer: asyncio.StreamWriter) -> None:
         pass  # the peer already reset or broke the connection: it is closed either way
 
 
-def describe(exc: BaseException, timeout: float) -> str:
-    """The Result detail for an exception raised while talking to a server."""
-    match exc:
-        case TimeoutError():
-            return f"timeout after {timeout:g}s"
-        case ConnectionRefusedError():
-            return "connection refused"
-        case ConnectionResetError() | BrokenPipeError():
-            return "connection reset by server"
-        case ssl.SSLError():
-            return f"TLS error: {getattr(exc, 'reason', None) or exc}"
-        case DialogError():
-            return str(exc)
-        case OSError() if exc.strerror:
-            return exc.strerror.lower()
-        case _:
-            return str(exc) or type(exc).__name__
-
-
-#: The exceptions a server can cause while a dialog runs.
-SERVER_ERRORS = (OSError, TimeoutError, DialogError, EOFError)
-
-
 async def check_dialog(target: Target, spec: CheckSpec, dialog: Dialog, *, name: str,
                        tls: bool = False, client: TlsClient | None = None) -> Result:
     """Connect and run `dialog` within negotiatetimeout; the Result."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    deadline = start + spec.negotiatetimeout
+    deadline = asyncio.get_running_loop().time() + spec.negotiatetimeout
+    # close_writer ends itself within CLOSE_GRACE after a dialog that used all of its
+    # time; the bound's own grace is only a backstop behind it.
+    return await bounded(spec.negotiatetimeout,
+                         _converse(target, spec, dialog, deadline, name, tls, client),
+                         name=name, grace=CLOSE_GRACE + 0.1)
+
+
+async def _converse(target: Target, spec: CheckSpec, dialog: Dialog, deadline: float,
+                    name: str, tls: bool, client: TlsClient | None) -> tuple[bool, str]:
     try:
         async with contextlib.AsyncExitStack() as stack:
             async with asyncio.timeout_at(deadline):
                 channel = await stack.enter_async_context(
                     connect(target, spec, tls=tls, client=client))
             outcome = await run_dialog(channel, dialog, deadline=deadline)
-    except SERVER_ERRORS as e:
-        return Result(False, f"{name}: {describe(e, spec.negotiatetimeout)}",
-                      loop.time() - start)
-    return Result(outcome.ok, f"{name} {outcome.detail}" if outcome.ok else outcome.detail,
-                  loop.time() - start)
+    except EOFError:
+        raise Down("connection closed by server") from None
+    return outcome.ok, f"{name} {outcome.detail}" if outcome.ok else outcome.detail
+
+
+async def check_login_dialog(target: Target, spec: CheckSpec,
+                             build: Callable[[str, str], Dialog], *, name: str,
+                             tls: bool) -> Result:
+    """Run the dialog `build(login, passwd)` makes (ValueError: a line break in either)."""
+    try:
+        dialog = build(spec.login, spec.passwd)
+    except ValueError:
+        return Result(False, f"{name}: login or passwd contains a line break", 0.0)
+    return await check_dialog(target, spec, dialog, name=name, tls=tls)
