@@ -36,6 +36,9 @@ MAX_LINE = 64 * 1024
 QUIT_GRACE = 1.0
 #: How long closing a connection may take before it is aborted.
 CLOSE_GRACE = 0.25
+#: How long a check's bound lets its cleanup run past the deadline: the closing command
+#: ends by the deadline and closing the socket within CLOSE_GRACE, so this is a backstop.
+BOUND_GRACE = CLOSE_GRACE + 0.1
 
 
 class DialogError(Down):
@@ -267,11 +270,9 @@ async def check_dialog(target: Target, spec: CheckSpec, dialog: Dialog, *, name:
                        tls: bool = False, client: TlsClient | None = None) -> Result:
     """Connect and run `dialog` within negotiatetimeout; the Result."""
     deadline = asyncio.get_running_loop().time() + spec.negotiatetimeout
-    # close_writer ends itself within CLOSE_GRACE after a dialog that used all of its
-    # time; the bound's own grace is only a backstop behind it.
     return await bounded(spec.negotiatetimeout,
                          _converse(target, spec, dialog, deadline, name, tls, client),
-                         name=name, grace=CLOSE_GRACE + 0.1)
+                         name=name, grace=BOUND_GRACE)
 
 
 async def _converse(target: Target, spec: CheckSpec, dialog: Dialog, deadline: float,

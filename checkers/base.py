@@ -16,9 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import errno
+import os
 import ssl
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
+from typing import Final
 from typing import Protocol as TypingProtocol
 
 from ldirectord.config.model import HttpMethod, IpvsProtocol, Service
@@ -108,6 +111,16 @@ def tls_failed(reason: str) -> str:
     return one_line(f"TLS handshake failed: {reason}")
 
 
+#: The errors the server causes, by errno: a library's own OSError subclass (aiohttp's
+#: ClientOSError) carries the errno without being ConnectionResetError and the like.
+_BY_ERRNO: Final = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset by server",
+    errno.EPIPE: "connection closed by server",
+    errno.ECONNABORTED: "connection closed by server",
+}
+
+
 def describe_os_error(exc: OSError) -> str:
     """The detail for a socket or TLS error: the system's message in lower case, with the
     server as the peer ("connection refused", "connection reset by server", ...)."""
@@ -116,10 +129,17 @@ def describe_os_error(exc: OSError) -> str:
             # `reason` is OpenSSL's short name; an SSLError raised by hand has none
             reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
             return tls_failed(reason or type(exc).__name__)
+        case ConnectionRefusedError():
+            return _BY_ERRNO[errno.ECONNREFUSED]
         case ConnectionResetError():
-            return "connection reset by server"
+            return _BY_ERRNO[errno.ECONNRESET]
         case BrokenPipeError() | ConnectionAbortedError():
-            return "connection closed by server"
+            return _BY_ERRNO[errno.EPIPE]
+        case OSError(errno=int(code)) if code in _BY_ERRNO:
+            return _BY_ERRNO[code]
+        case OSError(errno=int(code)) if code in errno.errorcode:
+            # asyncio words a failed connect in its own way ("Connect call failed ...")
+            return os.strerror(code).lower()
         case OSError() if exc.strerror:
             return exc.strerror.lower()
         case _:

@@ -20,7 +20,7 @@ import socket
 
 import aioftp
 
-from checkers._dialog import excerpt, quit_grace
+from checkers._dialog import BOUND_GRACE, excerpt, quit_grace
 from checkers.base import CheckSpec, Down, Result, Target, bounded, one_line
 from checkers.match import MatchTimeout, search
 
@@ -108,7 +108,8 @@ def _reply(e: aioftp.StatusCodeError) -> str:
 async def check_ftp(target: Target, spec: CheckSpec) -> Result:
     """Check an FTP server."""
     deadline = asyncio.get_running_loop().time() + spec.negotiatetimeout
-    return await bounded(spec.negotiatetimeout, _session(target, spec, deadline), name="FTP")
+    return await bounded(spec.negotiatetimeout, _session(target, spec, deadline), name="FTP",
+                         grace=BOUND_GRACE)
 
 
 async def _session(target: Target, spec: CheckSpec, deadline: float) -> tuple[bool, str]:

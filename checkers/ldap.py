@@ -11,7 +11,8 @@ fields this check judges out of the replies. (ldap3's fast decoder is not used o
 it decodes an INTEGER in time quadratic in its length, so one hostile reply would block
 the event loop far longer than any check may take.) Staying on asyncio pins no thread on a
 hung server, lets cancellation close the socket at once, and lets ldaps share the checks'
-TLS client (handshake slots, session reuse, no verification by default; SNI only with `virtualhost`).
+TLS client (handshake slots, session reuse, no verification by default; SNI only with
+`virtualhost`).
 
 Timeouts (SPEC B §3.6): the whole check is bounded by `checktimeout` (the original's alarm)
 and each step (connect, TLS handshake, each reply) by `negotiatetimeout` (Net::LDAP's
@@ -130,14 +131,14 @@ async def _exchange(target: Target, spec: CheckSpec, tls_client: TlsClient | Non
     loop = asyncio.get_running_loop()
     deadline = loop.time() + spec.checktimeout
     step = spec.negotiatetimeout
-    reader, writer = await _bounded(asyncio.open_connection(target.host, target.port), step,
+    reader, writer = await _step(asyncio.open_connection(target.host, target.port), step,
                                     "connecting")
     try:
         if tls_client is not None:
             # Servers that speak TLS from the first byte: upgrade the fresh connection, so
             # the handshake runs under the shared slot cap with its own timeout.
             async with tls_client.handshake_slots:
-                await _bounded(
+                await _step(
                     writer.start_tls(tls_client.context,
                                      server_hostname=spec.virtualhost or target.host),
                     step, "in TLS handshake")
@@ -179,7 +180,7 @@ async def _exchange(target: Target, spec: CheckSpec, tls_client: TlsClient | Non
     return entries[0]
 
 
-async def _bounded(aw: Awaitable[_T], seconds: float, what: str) -> _T:
+async def _step(aw: Awaitable[_T], seconds: float, what: str) -> _T:
     """Await one step of the exchange within the per-step timeout."""
     try:
         async with asyncio.timeout(seconds):
@@ -191,7 +192,7 @@ async def _bounded(aw: Awaitable[_T], seconds: float, what: str) -> _T:
 async def _await_reply(reader: asyncio.StreamReader, message_id: int, seconds: float,
                        what: str) -> _Reply:
     """The next message, which must answer `message_id` (one request is outstanding)."""
-    reply = await _bounded(_read_message(reader), seconds, f"waiting for {what} reply")
+    reply = await _step(_read_message(reader), seconds, f"waiting for {what} reply")
     if reply.message_id == message_id:
         return reply
     if reply.message_id == 0 and reply.op == _EXTENDED_RESPONSE:

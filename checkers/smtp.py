@@ -12,7 +12,7 @@ import socket
 import aiosmtplib
 from aiosmtplib import SMTPResponseException
 
-from checkers._dialog import excerpt, quit_grace
+from checkers._dialog import BOUND_GRACE, excerpt, quit_grace
 from checkers.base import CheckSpec, Down, Result, Target, bounded
 
 
@@ -50,7 +50,7 @@ async def _dialog(smtp: aiosmtplib.SMTP, name: str) -> tuple[bool, str]:
 async def _check(target: Target, spec: CheckSpec, name: str) -> Result:
     deadline = asyncio.get_running_loop().time() + spec.negotiatetimeout
     return await bounded(spec.negotiatetimeout, _session(target, spec, name, deadline),
-                         name=name)
+                         name=name, grace=BOUND_GRACE)
 
 
 async def _session(target: Target, spec: CheckSpec, name: str, deadline: float

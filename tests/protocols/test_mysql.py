@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -12,20 +11,12 @@ from checkers import sql
 from checkers.base import CheckSpec, Result, Target
 from checkers.sql import MISSING_ARGUMENTS, check_mysql
 from ldirectord.config.model import Service
+from tests.checks_doc import documented
 from tests.protocols.faults import (
-    BLACKHOLE,
-    Close,
-    Reset,
-    Send,
-    Stall,
-    Step,
     bounded_check,
     cancel_ends_promptly,
-    garbage,
     no_leaks,
-    oversized,
     refused_target,
-    scripted_server,
 )
 from tests.protocols.servers_sql import DATABASE, PASSWORD, USER, SqlServer, mariadb_server
 from tests.protocols.servers_tcp import HOSTS
@@ -74,6 +65,7 @@ async def test_mariadb(mariadb_server: SqlServer, host: str, change: dict[str, A
         result = await run(Target(host, mariadb_server.port), replace(BASE, **change))
     assert result.ok is ok, result
     assert result.detail.startswith(detail), result
+    assert result.ok or documented("mysql", result.detail), result
 
 
 @pytest.mark.asyncio
@@ -97,36 +89,6 @@ async def test_driver_missing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("host", HOSTS)
-@pytest.mark.parametrize(
-    ("steps", "detail"),
-    [
-        (BLACKHOLE, TIMED_OUT),
-        ([Send(GREETING_START), Stall()], TIMED_OUT),
-        ([Send(GREETING_START), Reset()], "MySQL error 2013: Lost connection to MySQL server"),
-        ([garbage(), Close()], "MySQL error"),
-        ([oversized(), Close()], "MySQL error"),
-        ([Close()], "MySQL error 2013: Lost connection to MySQL server"),
-    ],
-    ids=["blackhole", "stall", "reset", "garbage", "oversized", "silent-close"],
-)
-async def test_misbehaving_peers(host: str, steps: Sequence[Step], detail: str) -> None:
-    async with no_leaks(), scripted_server(steps, host=host) as target:
-        result = await run(target, BASE)
-    assert not result.ok
-    assert result.detail.startswith(detail), result
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("host", HOSTS)
-async def test_refused(host: str) -> None:
-    async with no_leaks():
-        result = await run(refused_target(host), BASE)
-    assert not result.ok
-    assert result.detail == "connection refused"
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("host", HOSTS)
 async def test_cancelled_check_releases_everything(mariadb_server: SqlServer, host: str) -> None:
     """The daemon cancels checks on reload and stop: nothing may stay open or running.
 
@@ -135,12 +97,3 @@ async def test_cancelled_check_releases_everything(mariadb_server: SqlServer, ho
     hung = replace(BASE, request="/SELECT SLEEP(10)", negotiatetimeout=30)
     async with no_leaks():
         await cancel_ends_promptly(check_mysql(Target(host, mariadb_server.port), hung), 0.8, 2.0)
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("host", HOSTS)
-async def test_cancelled_connect_releases_everything(host: str) -> None:
-    """The daemon cancels checks on reload and stop: nothing may stay open or running."""
-    async with no_leaks(), scripted_server(BLACKHOLE, host=host) as target:
-        stuck = check_mysql(target, replace(BASE, negotiatetimeout=30))
-        await cancel_ends_promptly(stuck, 0.3, 1.5)
