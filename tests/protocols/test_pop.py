@@ -1,4 +1,4 @@
-"""pop and pops checkers against dovecot (real server) and scripted misbehaving peers."""
+"""pops: the TLS session of a check is kept, and offered to the next check of the same server."""
 
 from __future__ import annotations
 
@@ -12,13 +12,10 @@ import trustme
 
 from checkers._dialog import check_dialog, connect
 from checkers.base import CheckSpec, Target
-from checkers.pop import check_pop, check_pops, pop_dialog
+from checkers.pop import pop_dialog
 from checkers.tls import TlsClient
 from ldirectord.config.model import Service
-from tests.checks_doc import documented
 from tests.protocols.faults import (
-    REAL_SERVER_TIMEOUT,
-    bounded_check,
     no_leaks,
 )
 from tests.protocols.servers_mail import (
@@ -34,28 +31,6 @@ HOSTS = ["127.0.0.1", "::1"]
 TIMEOUT = 1.0
 ANON = CheckSpec(Service.POP, negotiatetimeout=TIMEOUT)
 USER = replace(ANON, login=TEST_USER, passwd=TEST_PASSWORD)
-WRONG = replace(USER, passwd="wrong")
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("host", HOSTS)
-@pytest.mark.parametrize(("tls", "spec", "ok", "detail"), [
-    (False, ANON, True, "POP +OK"),
-    (False, USER, True, "POP +OK Logged in."),
-    (False, WRONG, False, "POP login failed: -ERR [AUTH] Authentication failed."),
-    (True, ANON, True, "POPS +OK"),
-    (True, USER, True, "POPS +OK Logged in."),
-    (True, WRONG, False, "POP login failed: -ERR [AUTH] Authentication failed."),
-], ids=["pop-greeting", "pop-login", "pop-wrong-password", "pops-greeting", "pops-login",
-        "pops-wrong-password"])
-async def test_dovecot(dovecot: Dovecot, host: str, tls: bool, spec: CheckSpec, ok: bool,
-                       detail: str) -> None:
-    checker, port = (check_pops, dovecot.pop3s) if tls else (check_pop, dovecot.pop3)
-    result = await bounded_check(checker, Target(host, port),
-                                 replace(spec, negotiatetimeout=REAL_SERVER_TIMEOUT))
-    assert result.ok is ok, result
-    assert result.detail.startswith(detail), result
-    assert result.ok or documented("pops" if tls else "pop", result.detail), result
 
 
 @pytest.mark.asyncio
@@ -100,10 +75,3 @@ async def test_tls_session_is_resumed_where_the_server_allows(host: str) -> None
         server.close()
         await server.wait_closed()
     assert reused == [False, True, True]
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("host", HOSTS)
-async def test_pops_against_plain_port_is_a_tls_failure(dovecot: Dovecot, host: str) -> None:
-    result = await bounded_check(check_pops, Target(host, dovecot.pop3), ANON)
-    assert not result.ok and result.detail.startswith("POPS: TLS handshake failed: "), result
