@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol
 
 from checkers.base import DETAIL_CHARS, CheckSpec, Down, Result, Target, bounded
 from checkers.tls import TlsClient, default_client
@@ -190,67 +189,43 @@ class StreamChannel:
         await self.writer.drain()
 
 
-class _SessionContext:
-    """Looks like an SSLContext to asyncio but resumes a remembered TLS session.
-
-    asyncio's create_connection takes no session argument; it only calls the context's
-    `wrap_bio`, so this wrapper hands the session to the real context there.
-    """
-
-    __slots__ = ("context", "session")
-
-    def __init__(self, context: ssl.SSLContext, session: ssl.SSLSession) -> None:
-        self.context = context
-        self.session = session
-
-    def wrap_bio(self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO,
-                 server_side: bool = False, server_hostname: str | None = None,
-                 session: ssl.SSLSession | None = None) -> ssl.SSLObject:
-        return self.context.wrap_bio(incoming, outgoing, server_side=server_side,
-                                     server_hostname=server_hostname,
-                                     session=session or self.session)
-
-
-async def _open_tls(target: Target, spec: CheckSpec, client: TlsClient
-                    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    session = client.session_for(target.host, target.port)
-    context = client.context if session is None else _SessionContext(client.context, session)
-    async with client.handshake_slots:
-        try:
-            return await asyncio.open_connection(
-                target.host, target.port, limit=MAX_LINE,
-                ssl=cast(ssl.SSLContext, context),
-                server_hostname=spec.virtualhost or "",
-                # the check's own deadline, not asyncio's, ends a stalled handshake
-                ssl_handshake_timeout=spec.negotiatetimeout + 1)
-        except OSError:
-            client.forget(target.host, target.port)  # never retry with a session that failed
-            raise
-
-
 @contextlib.asynccontextmanager
 async def connect(target: Target, spec: CheckSpec, *, tls: bool,
                   client: TlsClient | None = None) -> AsyncIterator[StreamChannel]:
     """Open a connection (implicit TLS if `tls`) as a StreamChannel; closed on exit.
 
     TLS does not verify the server (SPEC Part A §6); SNI is the virtualhost if set, else
-    none. Handshakes take one of the client's handshake slots, and the session is kept
-    for the next check of the same target (TLS 1.3 tickets arrive after the handshake,
-    so it is remembered when the dialog is over).
+    none. Handshakes take one of the client's handshake slots, and the session is offered
+    and kept through `TlsClient.resuming` (it is kept when the dialog is over: TLS 1.3
+    tickets arrive after the handshake).
     """
-    if tls:
-        client = client or default_client()
-        reader, writer = await _open_tls(target, spec, client)
-    else:
+    if not tls:
         reader, writer = await asyncio.open_connection(target.host, target.port, limit=MAX_LINE)
+        try:
+            yield StreamChannel(reader, writer)
+        finally:
+            await close_writer(writer)
+        return
+    client = client or default_client()
+    sni = spec.virtualhost
+    opened: asyncio.StreamWriter | None = None
     try:
-        yield StreamChannel(reader, writer)
+        with client.resuming(target.host, target.port, sni):
+            async with client.handshake_slots:
+                try:
+                    reader, opened = await asyncio.open_connection(
+                        target.host, target.port, limit=MAX_LINE, ssl=client.context,
+                        server_hostname=sni or "",
+                        # the check's own deadline, not asyncio's, ends a stalled handshake
+                        ssl_handshake_timeout=spec.negotiatetimeout + 1)
+                except OSError:
+                    # never offer again a session whose handshake failed
+                    client.forget(target.host, target.port, sni=sni)
+                    raise
+            yield StreamChannel(reader, opened)
     finally:
-        if client is not None:
-            ssl_object = writer.get_extra_info("ssl_object")
-            if isinstance(ssl_object, ssl.SSLObject):
-                client.remember(target.host, target.port, ssl_object.session)
-        await close_writer(writer)
+        if opened is not None:
+            await close_writer(opened)
 
 
 async def close_writer(writer: asyncio.StreamWriter) -> None:
