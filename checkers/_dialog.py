@@ -6,8 +6,9 @@ plays a dialog over any `Channel` (an asyncio stream pair in production, an in-m
 scripted peer in unit tests), so the dialogs are testable without sockets.
 
 The module also holds the plumbing every line-based checker shares: opening a (TLS)
-connection to a target with a bound on the line length, and turning whatever a server did
-(refused, reset, stalled, garbage, TLS failure) into the one-line `detail` of a Result.
+connection to a target with a bound on the line length, and running a dialog within the
+check's time (`checkers.base.bounded` words whatever a server did: refused, reset,
+stalled, garbage, TLS failure).
 
 Rules of this file:
 - Every read is bounded: a reply line longer than `MAX_LINE` fails the check.
@@ -21,12 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol
 
-from checkers.base import CheckSpec, Result, Target
+from checkers.base import DETAIL_CHARS, CheckSpec, Down, Result, Target, bounded
 from checkers.tls import TlsClient, default_client
 
 #: Longest reply line accepted (bytes, including the line end).
@@ -35,11 +35,12 @@ MAX_LINE = 64 * 1024
 QUIT_GRACE = 1.0
 #: How long closing a connection may take before it is aborted.
 CLOSE_GRACE = 0.25
-#: Longest excerpt of a server reply quoted in a Result detail.
-DETAIL_CHARS = 120
+#: How long a check's bound lets its cleanup run past the deadline: the closing command
+#: ends by the deadline and closing the socket within CLOSE_GRACE, so this is a backstop.
+BOUND_GRACE = CLOSE_GRACE + 0.1
 
 
-class DialogError(Exception):
+class DialogError(Down):
     """The peer broke the dialog: closed early or sent an oversized line."""
 
 
@@ -119,7 +120,7 @@ async def run_dialog(channel: Channel, dialog: Dialog, *,
 
     Error handling: a reply that does not match is a failed Outcome; EOF or an oversized
     line raises DialogError; missing the deadline raises TimeoutError; I/O errors propagate
-    (callers map them with `describe`). The closing command never fails the dialog: it
+    (`checkers.base.bounded` words them). The closing command never fails the dialog: it
     gets what is left before the deadline, at most QUIT_GRACE, and its reply is ignored.
     Cancellation: nothing to clean up here; the caller owns the channel.
     """
@@ -188,67 +189,43 @@ class StreamChannel:
         await self.writer.drain()
 
 
-class _SessionContext:
-    """Looks like an SSLContext to asyncio but resumes a remembered TLS session.
-
-    asyncio's create_connection takes no session argument; it only calls the context's
-    `wrap_bio`, so this wrapper hands the session to the real context there.
-    """
-
-    __slots__ = ("context", "session")
-
-    def __init__(self, context: ssl.SSLContext, session: ssl.SSLSession) -> None:
-        self.context = context
-        self.session = session
-
-    def wrap_bio(self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO,
-                 server_side: bool = False, server_hostname: str | None = None,
-                 session: ssl.SSLSession | None = None) -> ssl.SSLObject:
-        return self.context.wrap_bio(incoming, outgoing, server_side=server_side,
-                                     server_hostname=server_hostname,
-                                     session=session or self.session)
-
-
-async def _open_tls(target: Target, spec: CheckSpec, client: TlsClient
-                    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    session = client.session_for(target.host, target.port)
-    context = client.context if session is None else _SessionContext(client.context, session)
-    async with client.handshake_slots:
-        try:
-            return await asyncio.open_connection(
-                target.host, target.port, limit=MAX_LINE,
-                ssl=cast(ssl.SSLContext, context),
-                server_hostname=spec.virtualhost or "",
-                # the check's own deadline, not asyncio's, ends a stalled handshake
-                ssl_handshake_timeout=spec.negotiatetimeout + 1)
-        except OSError:
-            client.forget(target.host, target.port)  # never retry with a session that failed
-            raise
-
-
 @contextlib.asynccontextmanager
 async def connect(target: Target, spec: CheckSpec, *, tls: bool,
                   client: TlsClient | None = None) -> AsyncIterator[StreamChannel]:
     """Open a connection (implicit TLS if `tls`) as a StreamChannel; closed on exit.
 
     TLS does not verify the server (SPEC Part A §6); SNI is the virtualhost if set, else
-    none. Handshakes take one of the client's handshake slots, and the session is kept
-    for the next check of the same target (TLS 1.3 tickets arrive after the handshake,
-    so it is remembered when the dialog is over).
+    none. Handshakes take one of the client's handshake slots, and the session is offered
+    and kept through `TlsClient.resuming` (it is kept when the dialog is over: TLS 1.3
+    tickets arrive after the handshake).
     """
-    if tls:
-        client = client or default_client()
-        reader, writer = await _open_tls(target, spec, client)
-    else:
+    if not tls:
         reader, writer = await asyncio.open_connection(target.host, target.port, limit=MAX_LINE)
+        try:
+            yield StreamChannel(reader, writer)
+        finally:
+            await close_writer(writer)
+        return
+    client = client or default_client()
+    sni = spec.virtualhost
+    opened: asyncio.StreamWriter | None = None
     try:
-        yield StreamChannel(reader, writer)
+        with client.resuming(target.host, target.port, sni):
+            async with client.handshake_slots:
+                try:
+                    reader, opened = await asyncio.open_connection(
+                        target.host, target.port, limit=MAX_LINE, ssl=client.context,
+                        server_hostname=sni or "",
+                        # the check's own deadline, not asyncio's, ends a stalled handshake
+                        ssl_handshake_timeout=spec.negotiatetimeout + 1)
+                except OSError:
+                    # never offer again a session whose handshake failed
+                    client.forget(target.host, target.port, sni=sni)
+                    raise
+            yield StreamChannel(reader, opened)
     finally:
-        if client is not None:
-            ssl_object = writer.get_extra_info("ssl_object")
-            if isinstance(ssl_object, ssl.SSLObject):
-                client.remember(target.host, target.port, ssl_object.session)
-        await close_writer(writer)
+        if opened is not None:
+            await close_writer(opened)
 
 
 async def close_writer(writer: asyncio.StreamWriter) -> None:
@@ -264,43 +241,34 @@ async def close_writer(writer: asyncio.StreamWriter) -> None:
         pass  # the peer already reset or broke the connection: it is closed either way
 
 
-def describe(exc: BaseException, timeout: float) -> str:
-    """The Result detail for an exception raised while talking to a server."""
-    match exc:
-        case TimeoutError():
-            return f"timeout after {timeout:g}s"
-        case ConnectionRefusedError():
-            return "connection refused"
-        case ConnectionResetError() | BrokenPipeError():
-            return "connection reset by server"
-        case ssl.SSLError():
-            return f"TLS error: {getattr(exc, 'reason', None) or exc}"
-        case DialogError():
-            return str(exc)
-        case OSError() if exc.strerror:
-            return exc.strerror.lower()
-        case _:
-            return str(exc) or type(exc).__name__
-
-
-#: The exceptions a server can cause while a dialog runs.
-SERVER_ERRORS = (OSError, TimeoutError, DialogError, EOFError)
-
-
 async def check_dialog(target: Target, spec: CheckSpec, dialog: Dialog, *, name: str,
                        tls: bool = False, client: TlsClient | None = None) -> Result:
     """Connect and run `dialog` within negotiatetimeout; the Result."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    deadline = start + spec.negotiatetimeout
+    deadline = asyncio.get_running_loop().time() + spec.negotiatetimeout
+    return await bounded(spec.negotiatetimeout,
+                         _converse(target, spec, dialog, deadline, name, tls, client),
+                         name=name, grace=BOUND_GRACE)
+
+
+async def _converse(target: Target, spec: CheckSpec, dialog: Dialog, deadline: float,
+                    name: str, tls: bool, client: TlsClient | None) -> tuple[bool, str]:
     try:
         async with contextlib.AsyncExitStack() as stack:
             async with asyncio.timeout_at(deadline):
                 channel = await stack.enter_async_context(
                     connect(target, spec, tls=tls, client=client))
             outcome = await run_dialog(channel, dialog, deadline=deadline)
-    except SERVER_ERRORS as e:
-        return Result(False, f"{name}: {describe(e, spec.negotiatetimeout)}",
-                      loop.time() - start)
-    return Result(outcome.ok, f"{name} {outcome.detail}" if outcome.ok else outcome.detail,
-                  loop.time() - start)
+    except EOFError:
+        raise Down("connection closed by server") from None
+    return outcome.ok, f"{name} {outcome.detail}" if outcome.ok else outcome.detail
+
+
+async def check_login_dialog(target: Target, spec: CheckSpec,
+                             build: Callable[[str, str], Dialog], *, name: str,
+                             tls: bool) -> Result:
+    """Run the dialog `build(login, passwd)` makes (ValueError: a line break in either)."""
+    try:
+        dialog = build(spec.login, spec.passwd)
+    except ValueError:
+        return Result(False, f"{name}: login or passwd contains a line break", 0.0)
+    return await check_dialog(target, spec, dialog, name=name, tls=tls)

@@ -4,10 +4,9 @@ As the original (SPEC B §3.3): the query goes to the real server itself, over U
 virtual's protocol is tcp (a truncated UDP reply is retried over TCP, as Net::DNS does; a
 UDP query is resent after 1 s, then 2 s, ... within the timeout); a
 name is looked up as A, an IP literal as PTR; up iff some A address or PTR name in the answer
-matches receive. The whole check is bounded by `negotiatetimeout`; a timeout reads
-`Connection timed out` and an answer without a match `Response mismatch`, the original's
-words. `receive` is matched off the event loop (checkers/match.py), after the exchange, with
-what is left of that time.
+matches receive. The whole check is bounded by `negotiatetimeout`; an answer without a match
+reads `Response mismatch`, the original's words. `receive` is matched off the event loop
+(checkers/match.py), after the exchange, with what is left of that time.
 
 Deliberate differences:
 
@@ -40,38 +39,25 @@ import dns.rdatatype
 import dns.reversename
 
 from checkers import _udp
-from checkers.base import CheckSpec, Result, Target
+from checkers.base import CheckSpec, Down, Result, Target, bounded, one_line
 from checkers.match import MatchTimeout, first_match
 from ldirectord.config.model import IpvsProtocol
 
-TIMED_OUT: Final = "Connection timed out"
 MISMATCH: Final = "Response mismatch"
 
 _ADDRESS_TYPES: Final = (dns.rdatatype.A, dns.rdatatype.AAAA)
 
 
-class _Down(Exception):
-    """The server's reply (or silence) fails the check; `detail` is the log line."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-
 async def check_dns(target: Target, spec: CheckSpec) -> Result:
     """Query the real server and judge the answer (see the module docstring)."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    deadline = start + spec.negotiatetimeout
-    try:
-        async with asyncio.timeout_at(deadline):
-            values = await _check(target, spec)
-        ok, detail = await _judge(values, spec, deadline)
-    except TimeoutError:
-        ok, detail = False, TIMED_OUT
-    except _Down as down:
-        ok, detail = False, down.detail
-    return Result(ok=ok, detail=detail, elapsed=loop.time() - start)
+    deadline = asyncio.get_running_loop().time() + spec.negotiatetimeout
+    return await bounded(spec.negotiatetimeout, _lookup(target, spec, deadline))
+
+
+async def _lookup(target: Target, spec: CheckSpec, deadline: float) -> tuple[bool, str]:
+    async with asyncio.timeout_at(deadline):
+        values = await _check(target, spec)
+    return await _judge(values, spec, deadline)
 
 
 async def _judge(values: list[str], spec: CheckSpec, deadline: float) -> tuple[bool, str]:
@@ -86,37 +72,38 @@ async def _judge(values: list[str], spec: CheckSpec, deadline: float) -> tuple[b
 
 
 async def _check(target: Target, spec: CheckSpec) -> list[str]:
-    """The answers (addresses or names, never none); raises _Down for every failure."""
+    """The answers (addresses or names, never none); raises Down for every failure."""
     qname, qtypes = _question(spec)
     for qtype in qtypes:
         response = await _ask(target, spec, dns.message.make_query(qname, qtype))
         rcode = response.rcode()
         if rcode != dns.rcode.NOERROR:
-            raise _Down(f"DNS {dns.rcode.to_text(rcode)}")
+            raise Down(f"DNS {dns.rcode.to_text(rcode)}")
         values = _answers(response, qtype)
         if values:
             return values
-    raise _Down("no answer")
+    raise Down("no answer")
 
 
 def _question(spec: CheckSpec) -> tuple[dns.name.Name, tuple[dns.rdatatype.RdataType, ...]]:
     """The name to ask for and the record types to try, in order."""
     text = spec.request[1:] if spec.request.startswith("/") else spec.request
     if not text:
-        raise _Down("no name to look up (request is empty)")
+        raise Down("no name to look up (request is empty)")
     if dns.inet.is_address(text):
         return dns.reversename.from_address(text), (dns.rdatatype.PTR,)
     try:
         name = dns.name.from_text(text)  # relative text is made absolute: no search list
     except dns.exception.DNSException as exc:
-        raise _Down(f"bad name in request: {exc}") from None
+        raise Down(f"bad name in request: {exc}") from None
     if spec.receive is not None and b":" in spec.receive.pattern:
         return name, (dns.rdatatype.AAAA, dns.rdatatype.A)
     return name, (dns.rdatatype.A, dns.rdatatype.AAAA)
 
 
 async def _ask(target: Target, spec: CheckSpec, query: dns.message.Message) -> dns.message.Message:
-    """One exchange with the server; every way it can fail becomes _Down."""
+    """One exchange with the server; a reply that fails the check raises Down, silence
+    TimeoutError, a socket error OSError."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + spec.negotiatetimeout
     try:
@@ -129,20 +116,15 @@ async def _ask(target: Target, spec: CheckSpec, query: dns.message.Message) -> d
         # TCP by configuration, or because the UDP answer did not fit (as Net::DNS retries).
         return await dns.asyncquery.tcp(query, target.host, deadline - loop.time(),
                                         target.port)
-    except (TimeoutError, dns.exception.Timeout):
-        raise _Down(TIMED_OUT) from None
-    except ConnectionRefusedError:
-        raise _Down("connection refused") from None
-    except ConnectionResetError:
-        raise _Down("connection reset") from None
+    except dns.exception.Timeout:
+        raise TimeoutError from None
     except EOFError:
-        raise _Down("connection closed by server") from None
-    except OSError as exc:
-        raise _Down(f"connection failed: {exc.strerror or exc}") from None
+        raise Down("connection closed by server") from None
     except dns.query.BadResponse:
-        raise _Down("reply does not answer the query") from None
+        raise Down("reply does not answer the query") from None
     except _PARSE_ERRORS as exc:
-        raise _Down(f"malformed DNS reply: {_short(exc)}") from None
+        raise Down(f"malformed DNS reply: {one_line(str(exc) or type(exc).__name__)}"
+                   ) from None
 
 
 # The parser reports malformed wire data as DNSException subclasses, and a few shapes of
@@ -171,9 +153,3 @@ def _answers(response: dns.message.Message, qtype: dns.rdatatype.RdataType) -> l
             else:
                 out.append(rdata.target.to_text(omit_final_dot=True))
     return out
-
-
-def _short(exc: BaseException, limit: int = 120) -> str:
-    text = str(exc) or type(exc).__name__
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "..."

@@ -20,8 +20,8 @@ import socket
 
 import aioftp
 
-from checkers._dialog import describe, excerpt, quit_grace
-from checkers.base import CheckSpec, Result, Target
+from checkers._dialog import BOUND_GRACE, excerpt, quit_grace
+from checkers.base import CheckSpec, Down, Result, Target, bounded, one_line
 from checkers.match import MatchTimeout, search
 
 #: Most bytes of the file that are read and matched.
@@ -107,9 +107,12 @@ def _reply(e: aioftp.StatusCodeError) -> str:
 
 async def check_ftp(target: Target, spec: CheckSpec) -> Result:
     """Check an FTP server."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    deadline = start + spec.negotiatetimeout
+    deadline = asyncio.get_running_loop().time() + spec.negotiatetimeout
+    return await bounded(spec.negotiatetimeout, _session(target, spec, deadline), name="FTP",
+                         grace=BOUND_GRACE)
+
+
+async def _session(target: Target, spec: CheckSpec, deadline: float) -> tuple[bool, str]:
     client = _BoundedClient(socket_timeout=spec.negotiatetimeout,
                             connection_timeout=spec.negotiatetimeout,
                             path_timeout=spec.negotiatetimeout,
@@ -123,13 +126,12 @@ async def check_ftp(target: Target, spec: CheckSpec) -> Result:
         except (aioftp.AIOFTPException, OSError, ValueError):
             pass
     except aioftp.StatusCodeError as e:
-        return Result(False, f"FTP: {_reply(e)}", loop.time() - start)
-    except (aioftp.AIOFTPException, OSError) as e:
-        return Result(False, f"FTP: {describe(e, spec.negotiatetimeout)}", loop.time() - start)
+        raise Down(_reply(e)) from None
+    except aioftp.AIOFTPException as e:
+        raise Down(one_line(str(e) or type(e).__name__)) from None
     except ValueError:
         # aioftp's line reader rejects an oversized line, its parser a malformed reply.
-        return Result(False, "FTP: malformed or oversized reply", loop.time() - start)
+        raise Down("malformed or oversized reply") from None
     finally:
         client.close()
-    ok, detail = verdict if isinstance(verdict, tuple) else await _judge(verdict, spec, deadline)
-    return Result(ok, detail, loop.time() - start)
+    return verdict if isinstance(verdict, tuple) else await _judge(verdict, spec, deadline)

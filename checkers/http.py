@@ -25,8 +25,8 @@ asyncio.run() finishes the loop), each on a connector with `force_close`, and
 and no idle connections pile up on real servers); no connection limit, no cookies, no
 proxy from the environment (`trust_env=False`), no decompression (`receive` matches the
 raw body, as the original's `$res->content`), aiohttp's own timeouts off (one
-`asyncio.timeout` bounds all). A session per check cost about a fifth of an http check's
-CPU in A/B runs (bench/checks.py has a reference row). No DNS cache: only a per-real
+`asyncio.timeout` bounds all). A session per check costs a large share of an http check's
+CPU (bench/checks.py measures it). No DNS cache: only a per-real
 absolute URL names a host, and it is resolved on every check (as the original does), in
 aiohttp's resolver thread. The TLS context comes with each request, so checks with
 different TlsClients share a session; TLS sessions are reused through tls.py, not
@@ -43,12 +43,13 @@ from types import SimpleNamespace
 import aiohttp
 from yarl import URL
 
-from checkers.base import CheckSpec, Result, Target
+from checkers.base import CheckSpec, Down, Result, Target, bounded
 from checkers.http_errors import describe
 from checkers.match import MatchTimeout, search
 from checkers.tls import TlsClient, default_client
 from ldirectord import __version__
 from ldirectord.config.model import HttpMethod, Service
+from ldirectord.netloc import bracketed
 
 USER_AGENT = f"ldirectord/{__version__} (health check)"
 #: Most body bytes a check reads; `receive` is matched against at most this much.
@@ -70,10 +71,6 @@ class _Plan:
     host_header: str | None  # None: aiohttp derives it from the URL
     sni: str | None
     proxy: URL | None
-
-
-def _bracket(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
 
 
 _DOTTED = frozenset("0123456789.")
@@ -111,7 +108,7 @@ def plan_request(target: Target, spec: CheckSpec) -> _Plan | str:
         url = URL(request)
     else:
         url = url_on(scheme, target, request[1:] if request.startswith("/") else request)
-    host_header = spec.virtualhost or _bracket(url.raw_host or target.host)
+    host_header = spec.virtualhost or bracketed(url.raw_host or target.host)
     sni = spec.virtualhost if scheme == "https" else None
     return _Plan(url, host_header, sni, None)
 
@@ -310,19 +307,21 @@ async def _exchange(plan: _Plan, spec: CheckSpec, tls: TlsClient, slot: _Slot | 
 
 
 async def _check(target: Target, spec: CheckSpec, tls: TlsClient | None) -> Result:
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     try:
         plan = plan_request(target, spec)
     except ValueError as exc:  # a per-real request URL that yarl cannot parse
         plan = f"invalid request URL: {exc}"
     if isinstance(plan, str):
-        return Result(False, plan, loop.time() - started)
+        return Result(False, plan, 0.0)
+    deadline = asyncio.get_running_loop().time() + spec.negotiatetimeout
+    return await bounded(spec.negotiatetimeout, _fetch(target, spec, plan, tls, deadline))
+
+
+async def _fetch(target: Target, spec: CheckSpec, plan: _Plan, tls: TlsClient | None,
+                 deadline: float) -> tuple[bool, str]:
     client = tls or default_client()
     uses_tls = plan.url.scheme == "https"
     slot = _Slot(client.handshake_slots) if uses_tls else None
-    timeout = spec.negotiatetimeout
-    deadline = started + timeout
     try:
         async with asyncio.timeout_at(deadline):
             if uses_tls:
@@ -332,14 +331,13 @@ async def _check(target: Target, spec: CheckSpec, tls: TlsClient | None) -> Resu
             else:
                 reply = await _exchange(plan, spec, client, slot)
     except TimeoutError:
-        return Result(False, f"timeout after {float(timeout)}s", loop.time() - started)
+        raise
     except (aiohttp.ClientError, OSError, ValueError) as exc:
-        return Result(False, describe(exc), loop.time() - started)
+        raise Down(describe(exc)) from None
     finally:
         if slot is not None:
             slot.release()
-    ok, detail = await _judge(reply, spec, deadline)
-    return Result(ok, detail, loop.time() - started)
+    return await _judge(reply, spec, deadline)
 
 
 async def check_http(target: Target, spec: CheckSpec) -> Result:

@@ -8,7 +8,7 @@ so any password a server accepts can be checked.
 
 from __future__ import annotations
 
-from checkers._dialog import Dialog, Expect, Send, Step, check_dialog
+from checkers._dialog import Dialog, Expect, Send, Step, check_login_dialog
 from checkers.base import CheckSpec, Result, Target
 
 _GREETING = Expect((b"* OK",), fail="IMAP greeting", finish=(b"* PREAUTH",))
@@ -47,20 +47,11 @@ def imap_dialog(login: str, passwd: str) -> Dialog:
     return Dialog(steps, close=Send(b"a2 LOGOUT"))
 
 
-async def _check(target: Target, spec: CheckSpec, *, tls: bool) -> Result:
-    name = "IMAPS" if tls else "IMAP"
-    try:
-        dialog = imap_dialog(spec.login, spec.passwd)
-    except ValueError:
-        return Result(False, f"{name}: login or passwd contains a line break", 0.0)
-    return await check_dialog(target, spec, dialog, name=name, tls=tls)
-
-
 async def check_imap(target: Target, spec: CheckSpec) -> Result:
     """Check an IMAP server (plain TCP)."""
-    return await _check(target, spec, tls=False)
+    return await check_login_dialog(target, spec, imap_dialog, name="IMAP", tls=False)
 
 
 async def check_imaps(target: Target, spec: CheckSpec) -> Result:
     """Check an IMAP server over implicit TLS."""
-    return await _check(target, spec, tls=True)
+    return await check_login_dialog(target, spec, imap_dialog, name="IMAPS", tls=True)

@@ -8,10 +8,11 @@ its DN matches receive. ldaps does not verify certificates.
 ldap3's client is synchronous, so it is not used as a client here: its protocol encoder builds
 the three requests, sent over asyncio streams, and a small BER reader below takes the few
 fields this check judges out of the replies. (ldap3's fast decoder is not used on replies:
-it decodes an INTEGER in time quadratic in its length, so one hostile 256 KiB reply would
-block the event loop for half a minute.) Staying on asyncio pins no thread on a hung server,
-lets cancellation close the socket at once, and lets ldaps share the checks' TLS client
-(handshake slots, session reuse, no verification by default; SNI only with `virtualhost`).
+it decodes an INTEGER in time quadratic in its length, so one hostile reply would block
+the event loop far longer than any check may take.) Staying on asyncio pins no thread on a
+hung server, lets cancellation close the socket at once, and lets ldaps share the checks'
+TLS client (handshake slots, session reuse, no verification by default; SNI only with
+`virtualhost`).
 
 Timeouts (SPEC B §3.6): the whole check is bounded by `checktimeout` (the original's alarm)
 and each step (connect, TLS handshake, each reply) by `negotiatetimeout` (Net::LDAP's
@@ -30,7 +31,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from checkers.base import CheckSpec, Result, Target
+from checkers.base import CheckSpec, Down, Result, Target, bounded, timed_out
 from checkers.match import MatchTimeout, search
 from checkers.tls import TlsClient, default_client
 
@@ -74,14 +75,6 @@ _SEQUENCE: Final = 0x30
 _T = TypeVar("_T")
 
 
-class _Down(Exception):
-    """The server did something that makes the check fail; `detail` is the log line."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-
 @dataclass(frozen=True, slots=True)
 class _Reply:
     """The parts of one LDAP message this check looks at."""
@@ -104,28 +97,21 @@ async def check_ldaps(target: Target, spec: CheckSpec, *, tls: TlsClient | None 
 
 
 async def _check(target: Target, spec: CheckSpec, tls_client: TlsClient | None) -> Result:
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    deadline = start + spec.checktimeout
-    try:
-        async with asyncio.timeout_at(deadline):
-            if tls_client is None:
-                dn = await _exchange(target, spec, None)
-            else:
-                # Offer the session of the last check of this server, and keep the one this
-                # connection ends with (TLS 1.3 tickets arrive after the handshake).
-                with tls_client.resuming(target.host, target.port, spec.virtualhost):
-                    dn = await _exchange(target, spec, tls_client)
-        ok, detail = await _judge(dn, spec, deadline)
-    except TimeoutError:
-        ok, detail = False, f"timeout after {spec.checktimeout:.1f}s"
-    except _Down as down:
-        ok, detail = False, down.detail
-    except ssl.SSLError as exc:
-        ok, detail = False, f"TLS failure: {exc.reason or exc}"
-    except OSError as exc:
-        ok, detail = False, _os_detail(exc)
-    return Result(ok=ok, detail=detail, elapsed=loop.time() - start)
+    deadline = asyncio.get_running_loop().time() + spec.checktimeout
+    return await bounded(spec.checktimeout, _session(target, spec, tls_client, deadline))
+
+
+async def _session(target: Target, spec: CheckSpec, tls_client: TlsClient | None,
+                   deadline: float) -> tuple[bool, str]:
+    async with asyncio.timeout_at(deadline):
+        if tls_client is None:
+            dn = await _exchange(target, spec, None)
+        else:
+            # Offer the session of the last check of this server, and keep the one this
+            # connection ends with (TLS 1.3 tickets arrive after the handshake).
+            with tls_client.resuming(target.host, target.port, spec.virtualhost):
+                dn = await _exchange(target, spec, tls_client)
+    return await _judge(dn, spec, deadline)
 
 
 async def _judge(dn: bytes, spec: CheckSpec, deadline: float) -> tuple[bool, str]:
@@ -141,18 +127,18 @@ async def _judge(dn: bytes, spec: CheckSpec, deadline: float) -> tuple[bool, str
 
 
 async def _exchange(target: Target, spec: CheckSpec, tls_client: TlsClient | None) -> bytes:
-    """The DN of the one entry the search returns; raises _Down for every other outcome."""
+    """The DN of the one entry the search returns; raises Down for every other outcome."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + spec.checktimeout
     step = spec.negotiatetimeout
-    reader, writer = await _bounded(asyncio.open_connection(target.host, target.port), step,
+    reader, writer = await _step(asyncio.open_connection(target.host, target.port), step,
                                     "connecting")
     try:
         if tls_client is not None:
             # Servers that speak TLS from the first byte: upgrade the fresh connection, so
             # the handshake runs under the shared slot cap with its own timeout.
             async with tls_client.handshake_slots:
-                await _bounded(
+                await _step(
                     writer.start_tls(tls_client.context,
                                      server_hostname=spec.virtualhost or target.host),
                     step, "in TLS handshake")
@@ -162,9 +148,9 @@ async def _exchange(target: Target, spec: CheckSpec, tls_client: TlsClient | Non
             writer.write(_ANONYMOUS_BIND)
         bind = await _await_reply(reader, _BIND_ID, step, "bind")
         if bind.op != _BIND_RESPONSE:
-            raise _Down("LDAP bind: unexpected reply")
+            raise Down("LDAP bind: unexpected reply")
         if bind.code != 0:
-            raise _Down(f"LDAP bind failed: {_describe(bind)}")
+            raise Down(f"LDAP bind failed: {_describe(bind)}")
 
         writer.write(_search_request(_search_base(spec.request)))
         entries: list[bytes] = []
@@ -173,15 +159,15 @@ async def _exchange(target: Target, spec: CheckSpec, tls_client: TlsClient | Non
             if reply.op == _SEARCH_ENTRY:
                 entries.append(reply.text)
                 if len(entries) > 1:
-                    raise _Down("LDAP search returned more than one entry")
+                    raise Down("LDAP search returned more than one entry")
             elif reply.op == _SEARCH_DONE:
                 break
             elif reply.op != _SEARCH_REFERENCE:
-                raise _Down("LDAP search: unexpected reply")
+                raise Down("LDAP search: unexpected reply")
         else:
-            raise _Down("LDAP search: too many replies")
+            raise Down("LDAP search: too many replies")
         if reply.code != 0:
-            raise _Down(f"LDAP search failed: {_describe(reply)}")
+            raise Down(f"LDAP search failed: {_describe(reply)}")
         writer.write(_UNBIND)
     except BaseException:
         # Whatever went wrong, a polite close could wait on the same misbehaving peer.
@@ -190,28 +176,28 @@ async def _exchange(target: Target, spec: CheckSpec, tls_client: TlsClient | Non
     await _close(writer, deadline)
 
     if not entries:
-        raise _Down("LDAP search returned no entry")
+        raise Down("LDAP search returned no entry")
     return entries[0]
 
 
-async def _bounded(aw: Awaitable[_T], seconds: float, what: str) -> _T:
+async def _step(aw: Awaitable[_T], seconds: float, what: str) -> _T:
     """Await one step of the exchange within the per-step timeout."""
     try:
         async with asyncio.timeout(seconds):
             return await aw
     except TimeoutError:
-        raise _Down(f"timeout after {seconds:.1f}s {what}") from None
+        raise Down(f"{timed_out(seconds)} {what}") from None
 
 
 async def _await_reply(reader: asyncio.StreamReader, message_id: int, seconds: float,
                        what: str) -> _Reply:
     """The next message, which must answer `message_id` (one request is outstanding)."""
-    reply = await _bounded(_read_message(reader), seconds, f"waiting for {what} reply")
+    reply = await _step(_read_message(reader), seconds, f"waiting for {what} reply")
     if reply.message_id == message_id:
         return reply
     if reply.message_id == 0 and reply.op == _EXTENDED_RESPONSE:
-        raise _Down(f"LDAP server disconnected: {_describe(reply)}")
-    raise _Down(f"LDAP {what}: reply to unknown message {reply.message_id}")
+        raise Down(f"LDAP server disconnected: {_describe(reply)}")
+    raise Down(f"LDAP {what}: reply to unknown message {reply.message_id}")
 
 
 async def _read_message(reader: asyncio.StreamReader) -> _Reply:
@@ -219,20 +205,20 @@ async def _read_message(reader: asyncio.StreamReader) -> _Reply:
     try:
         head = await reader.readexactly(2)
         if head[0] != 0x30:
-            raise _Down("not an LDAP reply")
+            raise Down("not an LDAP reply")
         length = head[1]
         if length & 0x80:
             octets = length & 0x7F
             if not 1 <= octets <= 4:
-                raise _Down("malformed LDAP reply")
+                raise Down("malformed LDAP reply")
             more = await reader.readexactly(octets)
             head += more
             length = int.from_bytes(more, "big")
         if length > MAX_MESSAGE:
-            raise _Down(f"LDAP reply too large ({length} bytes)")
+            raise Down(f"LDAP reply too large ({length} bytes)")
         body = await reader.readexactly(length)
     except asyncio.IncompleteReadError:
-        raise _Down("connection closed by server") from None
+        raise Down("connection closed by server") from None
     return _parse(head + body)
 
 
@@ -241,14 +227,14 @@ def _parse(raw: bytes) -> _Reply:
     anything malformed: a bind or search reply, a search entry or reference, or a notice."""
     tag, start, end = _element(raw, 0, len(raw))
     if tag != _SEQUENCE:
-        raise _Down("malformed LDAP reply")
+        raise Down("malformed LDAP reply")
     tag, start, id_end = _element(raw, start, end)
     if tag != _INTEGER:
-        raise _Down("malformed LDAP reply")
+        raise Down("malformed LDAP reply")
     message_id = _small_int(raw, start, id_end)
     tag, start, op_end = _element(raw, id_end, end)
     if tag & 0xE0 != 0x60:  # protocolOp: [APPLICATION n], constructed
-        raise _Down("malformed LDAP reply")
+        raise Down("malformed LDAP reply")
     op = tag & 0x1F
     if op == _SEARCH_REFERENCE:
         return _Reply(message_id, op, -1, b"")
@@ -258,7 +244,7 @@ def _parse(raw: bytes) -> _Reply:
     # Every other reply starts with the LDAPResult: resultCode, matchedDN, diagnosticMessage.
     tag, start, code_end = _element(raw, start, op_end)
     if tag != _ENUMERATED:
-        raise _Down("malformed LDAP reply")
+        raise Down("malformed LDAP reply")
     code = _small_int(raw, start, code_end)
     matched = _octets(raw, code_end, op_end)
     text = _octets(raw, matched[1], op_end)
@@ -268,17 +254,17 @@ def _parse(raw: bytes) -> _Reply:
 def _element(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
     """(tag, value start, value end) of the BER element at `pos`, which must end by `end`."""
     if pos + 2 > end or data[pos] & 0x1F == 0x1F:  # no multi-octet tags in LDAP replies
-        raise _Down("malformed LDAP reply")
+        raise Down("malformed LDAP reply")
     tag, length = data[pos], data[pos + 1]
     pos += 2
     if length & 0x80:
         octets = length & 0x7F
         if not 1 <= octets <= 4 or pos + octets > end:
-            raise _Down("malformed LDAP reply")
+            raise Down("malformed LDAP reply")
         length = int.from_bytes(data[pos:pos + octets], "big")
         pos += octets
     if pos + length > end:
-        raise _Down("malformed LDAP reply")
+        raise Down("malformed LDAP reply")
     return tag, pos, pos + length
 
 
@@ -286,7 +272,7 @@ def _small_int(data: bytes, start: int, end: int) -> int:
     # Message ids and result codes fit in 4 octets; refusing longer ones also keeps a hostile
     # reply from costing more than a glance.
     if not 1 <= end - start <= 4:
-        raise _Down("malformed LDAP reply")
+        raise Down("malformed LDAP reply")
     return int.from_bytes(data[start:end], "big", signed=True)
 
 
@@ -294,7 +280,7 @@ def _octets(data: bytes, pos: int, end: int) -> tuple[int, int]:
     """The value span of the OCTET STRING at `pos`."""
     tag, start, stop = _element(data, pos, end)
     if tag != _OCTET_STRING:
-        raise _Down("malformed LDAP reply")
+        raise Down("malformed LDAP reply")
     return start, stop
 
 
@@ -331,14 +317,6 @@ def _printable(data: bytes, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _os_detail(exc: OSError) -> str:
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, ConnectionResetError):
-        return "connection reset"
-    return f"connection failed: {exc.strerror or exc}"
-
-
 def _frame(message_id: int, name: str, operation: Any) -> bytes:
     message = LDAPMessage()
     message["messageID"] = MessageID(message_id)
@@ -346,8 +324,8 @@ def _frame(message_id: int, name: str, operation: Any) -> bytes:
     return bytes(encode(message))
 
 
-# Encoding with pyasn1 costs about a millisecond; the requests only depend on the config,
-# so each distinct one is encoded once.
+# Encoding with pyasn1 is slow next to the rest of a check; the requests only depend on the
+# config, so each distinct one is encoded once.
 @functools.lru_cache(maxsize=1024)
 def _bind_request(login: str, passwd: str) -> bytes:
     return _frame(_BIND_ID, "bindRequest", bind_operation(3, "SIMPLE", login, passwd))

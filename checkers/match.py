@@ -21,7 +21,7 @@ drops its match if it has not started; a started one runs until its regex timeou
 check's deadline, and its result is dropped.
 
 The thread hop costs CPU (thread wake-ups, and the GIL passed between the worker and a
-busy event loop): tens of microseconds per match, far more than a benign match itself.
+busy event loop), far more than a benign match itself.
 A worker goes on with every match queued meanwhile and hands back their results in one
 call to the event loop, which amortises part of it under load (bench/receive_match.py).
 """
@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from checkers.base import Down, match_timed_out, matching
 from ldirectord.config.perlre import ReceivePattern
 
 #: Most seconds one match may take in the fast lane before it moves to the slow lane.
@@ -57,12 +58,11 @@ class _Moved:
 _MOVED: Final = _Moved()
 
 
-class MatchTimeout(Exception):
+class MatchTimeout(Down):
     """The receive pattern did not finish matching before the check's deadline."""
 
     def __init__(self, seconds: float) -> None:
-        self.detail = f"receive pattern took longer than the check timeout ({float(seconds)}s)"
-        super().__init__(self.detail)
+        super().__init__(match_timed_out(seconds))
 
 
 @dataclass(slots=True)
@@ -227,7 +227,8 @@ async def first_match(pattern: ReceivePattern, subjects: Sequence[bytes], deadli
     # worker that has not started the match skips it.
     expiry = loop.call_at(deadline, _expire, future)
     try:
-        return await future
+        with matching():
+            return await future
     except TimeoutError:
         raise MatchTimeout(check_timeout) from None
     finally:

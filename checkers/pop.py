@@ -6,7 +6,7 @@ the greeting must be `+OK` in every case (SPEC Part A §6). pops is POP3 over im
 
 from __future__ import annotations
 
-from checkers._dialog import Dialog, Expect, Send, Step, check_dialog
+from checkers._dialog import Dialog, Expect, Send, Step, check_login_dialog
 from checkers.base import CheckSpec, Result, Target
 
 _OK = (b"+OK",)
@@ -25,20 +25,11 @@ def pop_dialog(login: str, passwd: str) -> Dialog:
     return Dialog(tuple(steps), close=Send(b"QUIT"))
 
 
-async def _check(target: Target, spec: CheckSpec, *, tls: bool) -> Result:
-    name = "POPS" if tls else "POP"
-    try:
-        dialog = pop_dialog(spec.login, spec.passwd)
-    except ValueError:
-        return Result(False, f"{name}: login or passwd contains a line break", 0.0)
-    return await check_dialog(target, spec, dialog, name=name, tls=tls)
-
-
 async def check_pop(target: Target, spec: CheckSpec) -> Result:
     """Check a POP3 server (plain TCP)."""
-    return await _check(target, spec, tls=False)
+    return await check_login_dialog(target, spec, pop_dialog, name="POP", tls=False)
 
 
 async def check_pops(target: Target, spec: CheckSpec) -> Result:
     """Check a POP3 server over implicit TLS."""
-    return await _check(target, spec, tls=True)
+    return await check_login_dialog(target, spec, pop_dialog, name="POPS", tls=True)

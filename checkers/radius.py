@@ -15,7 +15,6 @@ resent after 1 s, 2 s, ... over UDP. The whole exchange is bounded by the shorte
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import secrets
@@ -26,7 +25,7 @@ from enum import IntEnum
 from typing import Final
 
 from checkers import _udp
-from checkers.base import CheckSpec, Result, Target
+from checkers.base import CheckSpec, Down, Result, Target, bounded
 
 _HEADER: Final = struct.Struct("!BBH16s")
 _MAX_PASSWORD: Final = 128  # RFC 2865 §5.2
@@ -53,14 +52,6 @@ class Attr(IntEnum):
     MESSAGE_AUTHENTICATOR = 80
 
 
-class _Down(Exception):
-    """The reply (or the request we could not build) fails the check; `detail` says why."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-
 @dataclass(frozen=True, slots=True)
 class Request:
     """An encoded Access-Request and what is needed to verify its reply."""
@@ -72,31 +63,22 @@ class Request:
 
 async def check_radius(target: Target, spec: CheckSpec) -> Result:
     """Authenticate login/passwd at the real server (see the module docstring)."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
     limit = min(spec.checktimeout, spec.negotiatetimeout)
+    return await bounded(limit, _authenticate(target, spec, limit))
+
+
+async def _authenticate(target: Target, spec: CheckSpec, limit: float) -> tuple[bool, str]:
     secret = spec.secret.encode()
-    try:
-        request = build_request(spec.login.encode(), spec.passwd.encode(), secret)
-        code, message = await _udp.exchange(
-            target, request.wire, lambda wire: parse_reply(wire, request, secret),
-            within=limit)
-    except TimeoutError:
-        return Result(False, f"timeout after {limit:.1f}s", loop.time() - start)
-    except _Down as down:
-        return Result(False, down.detail, loop.time() - start)
-    except ConnectionRefusedError:
-        return Result(False, "connection refused", loop.time() - start)
-    except OSError as exc:
-        return Result(False, f"connection failed: {exc.strerror or exc}", loop.time() - start)
-    detail = _name(code) + (f": {message}" if message else "")
-    return Result(code == Code.ACCESS_ACCEPT, detail, loop.time() - start)
+    request = build_request(spec.login.encode(), spec.passwd.encode(), secret)
+    code, message = await _udp.exchange(
+        target, request.wire, lambda wire: parse_reply(wire, request, secret), within=limit)
+    return code == Code.ACCESS_ACCEPT, _name(code) + (f": {message}" if message else "")
 
 
 def build_request(login: bytes, passwd: bytes, secret: bytes) -> Request:
     """An Access-Request with a fresh identifier and Request Authenticator."""
     if len(passwd) > _MAX_PASSWORD:
-        raise _Down(f"passwd longer than {_MAX_PASSWORD} bytes cannot be sent")
+        raise Down(f"passwd longer than {_MAX_PASSWORD} bytes cannot be sent")
     identifier = secrets.randbelow(256)
     authenticator = secrets.token_bytes(16)
     attrs = b""
@@ -124,26 +106,26 @@ def hide_password(passwd: bytes, secret: bytes, authenticator: bytes) -> bytes:
 
 
 def parse_reply(wire: bytes, request: Request, secret: bytes) -> tuple[Code, str]:
-    """The code and Reply-Message of a verified reply to `request`; _Down for anything else."""
+    """The code and Reply-Message of a verified reply to `request`; Down for anything else."""
     if len(wire) < _HEADER.size:
-        raise _Down("malformed RADIUS reply (too short)")
+        raise Down("malformed RADIUS reply (too short)")
     code, identifier, length, authenticator = _HEADER.unpack_from(wire)
     if not _HEADER.size <= length <= min(len(wire), _MAX_LENGTH):
-        raise _Down("malformed RADIUS reply (bad length)")
+        raise Down("malformed RADIUS reply (bad length)")
     wire = wire[:length]  # octets past Length are padding (RFC 2865 §3)
     if identifier != request.identifier:
-        raise _Down("RADIUS reply to another request")
+        raise Down("RADIUS reply to another request")
     try:
         kind = Code(code)
     except ValueError:
-        raise _Down(f"unexpected RADIUS code {code}") from None
+        raise Down(f"unexpected RADIUS code {code}") from None
     if kind is Code.ACCESS_REQUEST:
-        raise _Down(f"unexpected RADIUS code {code}")
+        raise Down(f"unexpected RADIUS code {code}")
     attrs = wire[_HEADER.size:]
     expected = hashlib.md5(wire[:4] + request.authenticator + attrs + secret,
                            usedforsecurity=False).digest()
     if not hmac.compare_digest(expected, authenticator):
-        raise _Down("RADIUS reply fails the Response Authenticator check (wrong secret?)")
+        raise Down("RADIUS reply fails the Response Authenticator check (wrong secret?)")
     message = b""
     for offset, attr, value in _attributes(attrs):
         if attr == Attr.REPLY_MESSAGE:
@@ -161,15 +143,15 @@ def _verify_message_authenticator(wire: bytes, offset: int, value: bytes, reques
     signed = (wire[:4] + request.authenticator + wire[20:start] + bytes(16)
               + wire[start + 16:])
     if len(value) != 16 or not hmac.compare_digest(hmac.digest(secret, signed, "md5"), value):
-        raise _Down("RADIUS reply fails the Message-Authenticator check")
+        raise Down("RADIUS reply fails the Message-Authenticator check")
 
 
 def _attributes(data: bytes) -> Iterator[tuple[int, int, bytes]]:
-    """(offset, type, value) of each attribute; _Down if the list is malformed."""
+    """(offset, type, value) of each attribute; Down if the list is malformed."""
     offset = 0
     while offset < len(data):
         if offset + 2 > len(data) or data[offset + 1] < 2 or offset + data[offset + 1] > len(data):
-            raise _Down("malformed RADIUS reply (bad attribute)")
+            raise Down("malformed RADIUS reply (bad attribute)")
         size = data[offset + 1]
         yield offset, data[offset], data[offset + 2:offset + size]
         offset += size

@@ -9,8 +9,8 @@ practice (SPEC §3.4). A server that closes without a matching line is down. Lin
 matched as they arrive, off the event loop (checkers/match.py), within the same
 `negotiatetimeout` that bounds the exchange.
 
-The small socket helpers here (`open_stream`, `udp_socket`, `describe_oserror`) are shared
-with the SIP check, which has the same two transports.
+The small socket helpers here (`open_stream`, `udp_socket`) are shared with the SIP check,
+which has the same two transports.
 
 Error handling: every failure the server can cause becomes `Result(ok=False)`.
 Cancellation: sockets are closed in `finally` blocks.
@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import socket
 from collections.abc import AsyncIterator
 
-from checkers.base import CheckSpec, Result, Target
-from checkers.match import MatchTimeout, search
+from checkers.base import CheckSpec, Result, Target, bounded
+from checkers.match import search
 from ldirectord.config.model import IpvsProtocol
 
 #: Longest reply line we read; a longer one is a garbage or hostile reply.
@@ -46,19 +45,6 @@ def printable(data: bytes, limit: int = 80) -> str:
     text = data.decode("utf-8", "replace").strip()
     text = "".join(c if c.isprintable() else "?" for c in text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def describe_oserror(exc: OSError) -> str:
-    """One short line for a socket error ("connection refused", "connection reset", ...)."""
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, ConnectionResetError):
-        return "connection reset"
-    if isinstance(exc, BrokenPipeError | ConnectionAbortedError):
-        return "connection closed by server"
-    if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-        return "no route to host"
-    return exc.strerror or type(exc).__name__
 
 
 @contextlib.asynccontextmanager
@@ -94,21 +80,17 @@ async def udp_socket(target: Target) -> AsyncIterator[socket.socket]:
 
 
 class _Lines:
-    """Matches reply lines against `receive`; remembers a match cut short by the deadline."""
+    """Matches reply lines against `receive` by the check's deadline."""
 
     def __init__(self, spec: CheckSpec, deadline: float) -> None:
         self.spec = spec
         self.deadline = deadline
-        self.matching = False  # left True when the check's timeout cancels a match
 
     async def match(self, line: bytes) -> bool:
         receive = self.spec.receive
         if receive is None:
             return True
-        self.matching = True
-        matched = await search(receive, line, self.deadline, self.spec.negotiatetimeout)
-        self.matching = False
-        return matched
+        return await search(receive, line, self.deadline, self.spec.negotiatetimeout)
 
 
 async def _tcp(target: Target, lines: _Lines, payload: bytes) -> tuple[bool, str]:
@@ -148,21 +130,8 @@ async def _udp(target: Target, lines: _Lines, payload: bytes) -> tuple[bool, str
 
 async def check_simpletcp(target: Target, spec: CheckSpec) -> Result:
     """Send the request, up iff a reply line matches `receive`; bounded by negotiatetimeout."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    deadline = start + spec.negotiatetimeout
+    deadline = asyncio.get_running_loop().time() + spec.negotiatetimeout
     exchange = _udp if spec.protocol is IpvsProtocol.UDP else _tcp
     lines = _Lines(spec, deadline)
-    try:
-        async with asyncio.timeout_at(deadline):
-            ok, detail = await exchange(target, lines, request_bytes(spec.request))
-    except MatchTimeout as exc:
-        ok, detail = False, exc.detail
-    except TimeoutError:
-        if lines.matching:  # the deadline came while a line was being matched
-            ok, detail = False, MatchTimeout(spec.negotiatetimeout).detail
-        else:
-            ok, detail = False, f"timeout after {spec.negotiatetimeout:g}s"
-    except OSError as exc:
-        ok, detail = False, describe_oserror(exc)
-    return Result(ok=ok, detail=detail, elapsed=loop.time() - start)
+    return await bounded(spec.negotiatetimeout,
+                         exchange(target, lines, request_bytes(spec.request)))

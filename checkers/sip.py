@@ -26,9 +26,10 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from checkers.base import CheckSpec, Result, Target
-from checkers.simpletcp import MAX_DATAGRAM, describe_oserror, open_stream, printable, udp_socket
+from checkers.base import CheckSpec, Down, Result, Target, bounded
+from checkers.simpletcp import MAX_DATAGRAM, open_stream, printable, udp_socket
 from ldirectord.config.model import IpvsProtocol
+from ldirectord.netloc import netloc
 
 T1 = 0.5
 T2 = 4.0
@@ -40,10 +41,6 @@ MAX_PROVISIONAL = 16
 
 _STATUS = re.compile(rb"SIP/2\.0 ([1-6]\d\d)(?: [^\r\n]*)?")
 _CONTENT_LENGTH = re.compile(rb"(?i)(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*")
-
-
-class SipError(Exception):
-    """The server's reply is not a SIP response we can read (message is the detail)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +56,9 @@ class Status:
 def build_options(login: str, transport: str, local: tuple[str, int], branch: str,
                   call_id: str, tag: str) -> bytes:
     """The OPTIONS request; `local` is our socket's address, used in Via."""
-    host, port = local
-    via_host = f"[{host}]" if ":" in host else host
     return (
         f"OPTIONS sip:{login} SIP/2.0\r\n"
-        f"Via: SIP/2.0/{transport} {via_host}:{port};rport;branch={branch}\r\n"
+        f"Via: SIP/2.0/{transport} {netloc(*local)};rport;branch={branch}\r\n"
         "Max-Forwards: 70\r\n"
         f"To: <sip:{login}>\r\n"
         f"From: <sip:{login}>;tag={tag}\r\n"
@@ -84,10 +79,10 @@ def new_request(login: str, transport: str, sockname: tuple[str, int]) -> bytes:
 
 
 def parse_status(line: bytes) -> Status:
-    """The status of a response's first line; SipError if it is not a SIP status line."""
+    """The status of a response's first line; Down if it is not a SIP status line."""
     line = line.rstrip(b"\r\n")
     if _STATUS.fullmatch(line) is None:
-        raise SipError(f"not a SIP response: {printable(line, 60)!r}")
+        raise Down(f"not a SIP response: {printable(line, 60)!r}")
     return Status(int(line[8:11]), printable(line))
 
 
@@ -137,29 +132,29 @@ async def _read_message(reader: asyncio.StreamReader) -> Status:
         line = await _readline(reader)
         skipped += len(line)
         if not line:
-            raise SipError("connection closed without a response")
+            raise Down("connection closed without a response")
         if skipped > MAX_HEADER:
-            raise SipError("no status line in the reply")
+            raise Down("no status line in the reply")
     status = parse_status(line)
     length = 0
     size = len(line)
     while True:
         header = await _readline(reader)
         if not header:
-            raise SipError("connection closed inside the response headers")
+            raise Down("connection closed inside the response headers")
         size += len(header)
         if size > MAX_HEADER:
-            raise SipError(f"response headers longer than {MAX_HEADER // 1024} KiB")
+            raise Down(f"response headers longer than {MAX_HEADER // 1024} KiB")
         if header in (b"\r\n", b"\n"):
             break
         if (m := _CONTENT_LENGTH.fullmatch(header.rstrip(b"\r\n"))) is not None:
             length = int(m.group(1))
     if length > MAX_BODY:
-        raise SipError(f"response body of {length} bytes is too long")
+        raise Down(f"response body of {length} bytes is too long")
     try:
         await reader.readexactly(length)
     except asyncio.IncompleteReadError:
-        raise SipError("connection closed inside the response body") from None
+        raise Down("connection closed inside the response body") from None
     return status
 
 
@@ -167,7 +162,7 @@ async def _readline(reader: asyncio.StreamReader) -> bytes:
     try:
         return await reader.readline()
     except ValueError:  # the stream's limit: a line longer than MAX_LINE
-        raise SipError(f"response line longer than {MAX_LINE // 1024} KiB") from None
+        raise Down(f"response line longer than {MAX_LINE // 1024} KiB") from None
 
 
 async def _tcp(target: Target, spec: CheckSpec) -> tuple[bool, str]:
@@ -183,16 +178,5 @@ async def _tcp(target: Target, spec: CheckSpec) -> tuple[bool, str]:
 
 async def check_sip(target: Target, spec: CheckSpec) -> Result:
     """OPTIONS over the virtual's protocol; up iff a final 200 arrives within negotiatetimeout."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
     exchange = _udp if spec.protocol is IpvsProtocol.UDP else _tcp
-    try:
-        async with asyncio.timeout(spec.negotiatetimeout):
-            ok, detail = await exchange(target, spec)
-    except TimeoutError:
-        ok, detail = False, f"timeout after {spec.negotiatetimeout:g}s"
-    except SipError as exc:
-        ok, detail = False, str(exc)
-    except OSError as exc:
-        ok, detail = False, describe_oserror(exc)
-    return Result(ok=ok, detail=detail, elapsed=loop.time() - start)
+    return await bounded(spec.negotiatetimeout, exchange(target, spec))

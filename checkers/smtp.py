@@ -12,8 +12,8 @@ import socket
 import aiosmtplib
 from aiosmtplib import SMTPResponseException
 
-from checkers._dialog import describe, excerpt, quit_grace
-from checkers.base import CheckSpec, Result, Target
+from checkers._dialog import BOUND_GRACE, excerpt, quit_grace
+from checkers.base import CheckSpec, Down, Result, Target, bounded
 
 
 def _helo_name() -> str:
@@ -48,9 +48,13 @@ async def _dialog(smtp: aiosmtplib.SMTP, name: str) -> tuple[bool, str]:
 
 
 async def _check(target: Target, spec: CheckSpec, name: str) -> Result:
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    deadline = start + spec.negotiatetimeout
+    deadline = asyncio.get_running_loop().time() + spec.negotiatetimeout
+    return await bounded(spec.negotiatetimeout, _session(target, spec, name, deadline),
+                         name=name, grace=BOUND_GRACE)
+
+
+async def _session(target: Target, spec: CheckSpec, name: str, deadline: float
+                   ) -> tuple[bool, str]:
     smtp = aiosmtplib.SMTP(hostname=target.host, port=target.port,
                            timeout=spec.negotiatetimeout, local_hostname=_helo_name(),
                            use_tls=False, start_tls=False)
@@ -63,23 +67,24 @@ async def _check(target: Target, spec: CheckSpec, name: str) -> Result:
                     await smtp.quit()
             except (aiosmtplib.SMTPException, OSError):
                 pass
-    except (aiosmtplib.SMTPException, OSError) as e:
-        cause = e.__cause__ if isinstance(e.__cause__, OSError) else e
-        return Result(False, f"{name}: {_describe(cause, spec.negotiatetimeout)}",
-                      loop.time() - start)
+    except aiosmtplib.SMTPException as e:
+        raise _failure(e) from None
     finally:
         smtp.close()
-    return Result(ok, detail, loop.time() - start)
+    return ok, detail
 
 
-def _describe(e: BaseException, timeout: float) -> str:
+def _failure(e: aiosmtplib.SMTPException) -> Exception:
+    """What `bounded` words for a library error: its socket error, its timeout, or a Down."""
+    if isinstance(e.__cause__, OSError):
+        return e.__cause__
     if isinstance(e, SMTPResponseException):
-        return _reply(e)
+        return Down(_reply(e))
     if isinstance(e, aiosmtplib.SMTPServerDisconnected):
-        return "connection closed by server"
-    if isinstance(e, aiosmtplib.SMTPException) and not isinstance(e, TimeoutError):
-        return excerpt(str(e).encode())
-    return describe(e, timeout)
+        return Down("connection closed by server")
+    if isinstance(e, TimeoutError):
+        return e
+    return Down(excerpt(str(e).encode()))
 
 
 async def check_smtp(target: Target, spec: CheckSpec) -> Result:

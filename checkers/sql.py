@@ -39,8 +39,7 @@ from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any, TypeVar
 
-from checkers.base import CheckSpec, Result, Target
-from checkers.simpletcp import describe_oserror
+from checkers.base import CheckSpec, Result, Target, bounded, describe_os_error, one_line
 
 T = TypeVar("T")
 
@@ -49,6 +48,7 @@ MISSING_ARGUMENTS = ("Error: Must specify a login and request string for MySQL, 
 #: How long we wait for a worker (thread or task) to notice its socket was shut down;
 #: short enough to keep the "within timeout + 0.5 s" promise.
 _ABORT_GRACE = 0.4
+#: Driver messages are long (a query's text, a hint): they get more room than most details.
 _MAX_DETAIL = 200
 
 
@@ -68,10 +68,8 @@ def sql_of(spec: CheckSpec) -> str:
     return spec.request[1:] if spec.request.startswith("/") else spec.request
 
 
-def one_line(text: str) -> str:
-    """A driver message squeezed into one short log line."""
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."
+def _brief(text: str) -> str:
+    return one_line(text, _MAX_DETAIL)
 
 
 def _rows_verdict(has_rows: bool, returned_set: bool, rowcount: int) -> tuple[bool, str]:
@@ -147,12 +145,12 @@ def _mysql_exchange(sock: socket.socket, target: Target, spec: CheckSpec,
     except _pymysql.err.MySQLError as exc:
         args = exc.args
         if len(args) == 2 and isinstance(args[0], int):
-            return False, one_line(f"MySQL error {args[0]}: {args[1]}")
-        return False, one_line(f"MySQL error: {exc}")
+            return False, _brief(f"MySQL error {args[0]}: {args[1]}")
+        return False, _brief(f"MySQL error: {exc}")
     except OSError as exc:
-        return False, describe_oserror(exc)
+        return False, describe_os_error(exc)
     except Exception as exc:  # PyMySQL parsing garbage can raise anything
-        return False, one_line(f"not a MySQL server reply ({type(exc).__name__}: {exc})")
+        return False, _brief(f"not a MySQL server reply ({type(exc).__name__}: {exc})")
     finally:
         if conn.open:
             conn.close()
@@ -187,13 +185,13 @@ _PG_WHERE = re.compile(r'^(?:connection failed: )?connection to server at "[^"]*
 def _pg_error(exc: Exception) -> str:
     assert _psycopg is not None
     if not isinstance(exc, _psycopg.Error):
-        return one_line(f"not a PostgreSQL server reply ({type(exc).__name__}: {exc})")
+        return _brief(f"not a PostgreSQL server reply ({type(exc).__name__}: {exc})")
     # libpq: 'connection to server at "RIP", port N failed: <what>\n\t<hint>': keep <what>.
     lines = str(exc).splitlines()
     text = _PG_WHERE.sub("", lines[0] if lines else "") or type(exc).__name__
     if text.startswith("Connection refused"):
         return "connection refused"
-    return one_line(f"PostgreSQL error: {text}")
+    return _brief(f"PostgreSQL error: {text}")
 
 
 async def _pg_query(conn: Any, sql: str) -> tuple[bool, str]:
@@ -249,21 +247,12 @@ async def _pgsql(target: Target, spec: CheckSpec) -> tuple[bool, str]:
 
 async def _check(target: Target, spec: CheckSpec, driver: ModuleType | None, extra: str,
                  exchange: Callable[[Target, CheckSpec], Awaitable[tuple[bool, str]]]) -> Result:
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    if not spec.login or not sql_of(spec):
-        ok, detail = False, MISSING_ARGUMENTS.format(host=target.host)
-    elif driver is None:
-        ok, detail = False, f"{extra} support not installed: pip install ldirectord[{extra}]"
-    else:
-        try:
-            async with asyncio.timeout(spec.negotiatetimeout):
-                ok, detail = await exchange(target, spec)
-        except TimeoutError:
-            ok, detail = False, f"timeout after {spec.negotiatetimeout:g}s"
-        except OSError as exc:
-            ok, detail = False, describe_oserror(exc)
-    return Result(ok=ok, detail=detail, elapsed=loop.time() - start)
+    if not spec.login or not sql_of(spec):  # decided without a word to the server
+        return Result(False, MISSING_ARGUMENTS.format(host=target.host), 0.0)
+    if driver is None:
+        return Result(False, f"{extra} support not installed: pip install ldirectord[{extra}]",
+                      0.0)
+    return await bounded(spec.negotiatetimeout, exchange(target, spec))
 
 
 async def check_mysql(target: Target, spec: CheckSpec) -> Result:

@@ -10,6 +10,8 @@ scripted peers, which speak just enough of a protocol to reach the point of fail
 
 `bounded_check` runs one check and holds it to its time bound; `misbehaving_check` does so
 against a scripted peer; `cancel_ends_promptly` cancels a check as a reload or stop does.
+A `Row` is one line of the failure matrix every checker shares (refused, misbehaving peer,
+time bound): test_fault_table.py holds the table, one row per service and peer behaviour.
 Time bounds do not count the time the event loop's thread spent ready to run but waiting
 for a CPU (`cpu_wait`): that is the machine's load, not the check's doing, and a loaded
 machine must not fail a test.
@@ -19,11 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,6 +165,11 @@ def refused_target(host: str = "127.0.0.1") -> Target:
     return Target(host, port)
 
 
+def refused_udp_target(host: str = "127.0.0.1") -> Target:
+    """A UDP port on `host` with nothing bound (datagrams draw ICMP port unreachable)."""
+    return Target(host, free_port(host, socket.SOCK_DGRAM))
+
+
 def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
     """A port that was free a moment ago, for starting a real server program on it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -170,8 +179,6 @@ def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
 
 
 def _open_sockets() -> set[str]:
-    import os
-
     out = set()
     for fd in os.listdir("/proc/self/fd"):
         try:
@@ -255,3 +262,56 @@ async def cancel_ends_promptly(check: Awaitable[Result], after: float, within: f
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(check, after)
     assert loop.time() - start < within + (cpu_wait() - waited)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Nothing listens: a TCP connect is refused, a UDP datagram draws port unreachable."""
+
+    udp: bool = False
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the failure matrix: `checker` with `spec` against `peer` (a script every
+    client gets, or nobody listening) ends `ok` with a detail that starts with `detail`
+    (is `detail`, if `whole`), within its time bound (`bound`, as bounded_check's)."""
+
+    service: str  # as docs/checks.md names the check
+    id: str
+    checker: Checker
+    spec: CheckSpec
+    peer: Sequence[Step] | Refused
+    detail: str
+    ok: bool = False
+    whole: bool = False
+    bound: float | None = None
+
+    async def run(self, host: str) -> Result:
+        """The check against this row's peer on `host`, inside the leak guard."""
+        if isinstance(self.peer, Refused):
+            target = refused_udp_target(host) if self.peer.udp else refused_target(host)
+            return await bounded_check(self.checker, target, self.spec, bound=self.bound)
+        async with no_leaks(), scripted_server(self.peer, host) as target:
+            return await bounded_check(self.checker, target, self.spec, bound=self.bound,
+                                       leak_guard=False)
+
+    def judge(self, result: Result) -> None:
+        """Assert that `result` is what this row expects."""
+        assert result.ok is self.ok, result
+        if self.whole:
+            assert result.detail == self.detail, result
+        else:
+            assert result.detail.startswith(self.detail), result
+
+
+def rows(service: str, checker: Checker, spec: CheckSpec, *cases: tuple[Any, ...],
+         whole: bool = False, bound: float | None = None) -> list[Row]:
+    """The rows of one service: each case is (name, peer, detail[, ok[, spec]])."""
+    out = []
+    for name, peer, detail, *rest in cases:
+        ok = rest[0] if rest else False
+        own_spec = rest[1] if len(rest) > 1 else spec
+        out.append(Row(service, f"{service}-{name}", checker, own_spec, peer, detail, ok, whole,
+                       bound))
+    return out

@@ -89,11 +89,3 @@ async def udp_peer(reply: Replier, host: str = "127.0.0.1") -> AsyncIterator[Tar
 def silent(_: bytes) -> list[bytes]:
     """A black hole: read every datagram, answer none."""
     return []
-
-
-def refused_udp_target(host: str = "127.0.0.1") -> Target:
-    """A UDP port with nothing bound (the kernel answers ICMP port unreachable)."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
-                       socket.SOCK_DGRAM) as s:
-        s.bind((host, 0))
-        return Target(host, int(s.getsockname()[1]))

@@ -180,8 +180,3 @@ async def udp_peer(answer: Callable[[bytes], Sequence[bytes]],
         yield UdpPeer(Target(host, port), received)
     finally:
         transport.close()
-
-
-def udp_refused_target(host: str = "127.0.0.1") -> Target:
-    """A UDP port on `host` with nothing bound (datagrams draw ICMP port unreachable)."""
-    return Target(host, free_port(host, socket.SOCK_DGRAM))

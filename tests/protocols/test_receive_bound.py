@@ -43,7 +43,7 @@ PATTERN = "^(a|aa)+$"
 OTHER_PATTERN = "^(?:aa|a)+$"  # another virtual's pathological pattern
 TIMEOUT = 1.0
 GENEROUS = 5.0  # for checks meant to succeed: a loaded machine must not fail them
-DETAIL = f"receive pattern took longer than the check timeout ({TIMEOUT}s)"
+DETAIL = f"receive pattern took longer than the check timeout ({TIMEOUT:g}s)"
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -11,24 +11,13 @@ import pytest
 from checkers.base import CheckSpec, Result, Target
 from checkers.sip import build_options, check_sip
 from ldirectord.config.model import IpvsProtocol, Service
+from tests.checks_doc import documented
 from tests.protocols.faults import (
-    BLACKHOLE,
-    Close,
-    Recv,
-    Reset,
-    Send,
-    Stall,
-    Step,
     bounded_check,
-    cancel_ends_promptly,
-    garbage,
     no_leaks,
-    oversized,
-    refused_target,
-    scripted_server,
 )
 from tests.protocols.servers_sip import SipServer, sip_server
-from tests.protocols.servers_tcp import HOSTS, udp_peer, udp_refused_target
+from tests.protocols.servers_tcp import HOSTS, udp_peer
 
 __all__ = ["sip_server"]  # the fixture, imported so pytest finds it
 
@@ -81,45 +70,10 @@ async def test_kamailio(sip_server: SipServer, host: str, protocol: IpvsProtocol
                            replace(BASE, login=login, protocol=protocol))
     assert result.ok is ok, result
     assert result.detail == detail
+    assert result.ok or documented("sip", result.detail), result
 
 
 PROVISIONAL = b"SIP/2.0 100 Trying\r\nContent-Length: 0\r\n\r\n"
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("host", HOSTS)
-@pytest.mark.parametrize(
-    ("steps", "ok", "detail"),
-    [
-        (BLACKHOLE, False, TIMED_OUT),
-        ([Recv(), Send(PROVISIONAL), Stall()], False, TIMED_OUT),
-        ([Recv(), Send(b"SIP/2.0 200 OK\r\nVia: x\r\n"), Stall()], False, TIMED_OUT),
-        ([Recv(), Reset()], False, "connection reset"),
-        ([Recv(), Close()], False, "connection closed without a response"),
-        ([Recv(), garbage(), Close()], False, "not a SIP response: "),
-        ([Recv(), oversized(b"SIP/2.0 200 OK\r\nX: "), Close()], False,
-         "response line longer than 8 KiB"),
-        ([Recv(), Send(b"SIP/2.0 200 OK\r\n" + b"X: y\r\n" * 20000), Close()], False,
-         "response headers longer than 64 KiB"),
-        ([Recv(), Send(b"SIP/2.0 200 OK\r\nl: 99999999\r\n\r\n"), Close()], False,
-         "response body of 99999999 bytes is too long"),
-        ([Recv(), Send(PROVISIONAL * 40), Close()], False,
-         "only provisional responses (SIP/2.0 100 Trying)"),
-        ([Recv(), Send(b"SIP/2.0 503 Service Unavailable\r\n\r\n"), Close()], False,
-         "SIP/2.0 503 Service Unavailable"),
-        ([Recv(), Send(b"\r\n" + PROVISIONAL + b"SIP/2.0 180 Ringing\r\nContent-Length: 4"
-                       b"\r\n\r\nbodySIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"), Stall()],
-         True, "SIP/2.0 200 OK"),
-    ],
-    ids=["blackhole", "stall-after-100", "stall-in-headers", "reset", "silent-close",
-         "garbage", "oversized-line", "oversized-headers", "oversized-body", "endless-1xx",
-         "503", "1xx-then-200"],
-)
-async def test_tcp_peers(host: str, steps: Sequence[Step], ok: bool, detail: str) -> None:
-    async with no_leaks(), scripted_server(steps, host=host) as target:
-        result = await run(target, BASE)
-    assert result.ok is ok, result
-    assert result.detail.startswith(detail)
 
 
 def _nothing(_: bytes) -> list[bytes]:
@@ -183,6 +137,7 @@ async def test_udp_peers(host: str, make_answer: Callable[[], Callable[[bytes], 
             result = await run(peer.target, spec)
     assert result.ok is ok, result
     assert result.detail.startswith(detail)
+    assert result.ok or documented("sip", result.detail), result
     assert len(peer.received) == requests
     assert len(set(peer.received)) == 1  # retransmissions repeat the same transaction
     first = peer.received[0]
@@ -200,26 +155,3 @@ async def test_each_check_is_a_new_transaction() -> None:
     branches = {re.search(rb"branch=(\S+)", r).group(1) for r in peer.received}  # type: ignore[union-attr]
     call_ids = {re.search(rb"Call-ID: (\S+)", r).group(1) for r in peer.received}  # type: ignore[union-attr]
     assert len(branches) == len(call_ids) == 2
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("host", HOSTS)
-@pytest.mark.parametrize("protocol", [IpvsProtocol.TCP, IpvsProtocol.UDP])
-async def test_refused(host: str, protocol: IpvsProtocol) -> None:
-    target = refused_target(host) if protocol is IpvsProtocol.TCP else udp_refused_target(host)
-    async with no_leaks():
-        result = await run(target, replace(BASE, protocol=protocol))
-    assert not result.ok
-    assert result.detail == "connection refused"
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("host", HOSTS)
-@pytest.mark.parametrize("protocol", [IpvsProtocol.TCP, IpvsProtocol.UDP])
-async def test_cancelled_check_releases_everything(host: str, protocol: IpvsProtocol) -> None:
-    """The daemon cancels checks on reload and stop: nothing may stay open or running."""
-    spec = replace(BASE, protocol=protocol, negotiatetimeout=30)
-    async with no_leaks(), scripted_server(BLACKHOLE, host=host) as tcp, \
-            udp_peer(lambda _: [], host=host) as udp:
-        target = tcp if protocol is IpvsProtocol.TCP else udp.target
-        await cancel_ends_promptly(check_sip(target, spec), 0.3, 1.5)

@@ -18,11 +18,10 @@ from checkers._dialog import (
     Expect,
     Send,
     StreamChannel,
-    describe,
     excerpt,
     run_dialog,
 )
-from checkers.base import CheckSpec, Target
+from checkers.base import CheckSpec, Target, bounded
 from ldirectord.config.model import Service
 
 
@@ -235,16 +234,23 @@ async def test_stream_channel_lines_and_eof() -> None:
     assert await channel.readline() == b""
 
 
+async def _raise(exc: BaseException) -> tuple[bool, str]:
+    raise exc
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize(("exc", "detail"), [
-    (TimeoutError(), "timeout after 1.5s"),
-    (ConnectionRefusedError(111, "Connection refused"), "connection refused"),
-    (ConnectionResetError(104, "Connection reset by peer"), "connection reset by server"),
-    (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"), "TLS error: "),
-    (DialogError("connection closed by server"), "connection closed by server"),
-    (OSError(113, "No route to host"), "no route to host"),
+    (TimeoutError(), "POP: timeout after 1.5s"),
+    (ConnectionRefusedError(111, "Connection refused"), "POP: connection refused"),
+    (ConnectionResetError(104, "Connection reset by peer"), "POP: connection reset by server"),
+    (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
+     "POP: TLS handshake failed: "),
+    (DialogError("connection closed by server"), "POP: connection closed by server"),
+    (OSError(113, "No route to host"), "POP: no route to host"),
 ])
-def test_describe(exc: BaseException, detail: str) -> None:
-    assert describe(exc, 1.5).startswith(detail)
+async def test_failures_are_worded_by_bounded(exc: BaseException, detail: str) -> None:
+    result = await bounded(1.5, _raise(exc), name="POP")
+    assert not result.ok and result.detail.startswith(detail), result
 
 
 def test_excerpt_is_one_printable_short_line() -> None:
