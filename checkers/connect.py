@@ -1,7 +1,7 @@
 """The `connect` check: a TCP connect to the real within checktimeout (a ping for UDP virtuals).
 
 This is also the "plain connect" round of combined checks (checktype=N). The original pings
-for UDP virtuals (a UDP "connect" proves nothing), and so do we.
+for UDP virtuals (a UDP "connect" proves nothing), and so do we, once (checkcount is ping's).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import contextlib
 import socket
 
 from checkers.base import CheckSpec, Result, Target
-from checkers.ping import check_ping
+from checkers.ping import ping
 from ldirectord.config.model import IpvsProtocol
 
 
@@ -47,7 +47,7 @@ async def tcp_connect(target: Target, limit: float) -> Result:
 
 
 async def check_connect(target: Target, spec: CheckSpec) -> Result:
-    """TCP connect with `spec.checktimeout`; an ICMP ping instead for UDP virtuals."""
+    """TCP connect with `spec.checktimeout`; one ICMP ping instead for UDP virtuals."""
     if spec.protocol is IpvsProtocol.UDP:
-        return await check_ping(target, spec)
+        return await ping(target, spec.checktimeout, 1)
     return await tcp_connect(target, spec.checktimeout)

@@ -42,7 +42,6 @@ from ldirectord.engine import Check, Probe, RealId
 from ldirectord.errors import ConfigError
 from ldirectord.ipvs.backend import Backend
 from ldirectord.logsetup import configure, dest_for, log
-from ldirectord.runtime.checks import RealCheck, prepare, refused_services
 from ldirectord.runtime.configwatch import ConfigWatch
 from ldirectord.runtime.controller import (
     MAINTENANCE_MESSAGE,
@@ -53,6 +52,7 @@ from ldirectord.runtime.controller import (
 from ldirectord.runtime.effects import Alerts, LoggingAlerts
 from ldirectord.runtime.execute import reload_children, run_child
 from ldirectord.runtime.maintenance import Maintenance
+from ldirectord.runtime.realprobes import RealProbes, probes_for, refused_services
 from ldirectord.runtime.scheduler import MAX_IN_FLIGHT, Clock, LoopClock, Outcome, check_loop
 from ldirectord.runtime.scheduler import jitter as default_jitter
 
@@ -125,7 +125,7 @@ class Supervisor:
         clock: Clock | None = None,
         alerts: Alerts | None = None,
         loader: Callable[[str], Awaitable[Config]] = load_file,
-        prepare_check: Callable[[Check], RealCheck] | None = None,
+        prepare_check: Callable[[Check], RealProbes] | None = None,
         jitter: Callable[[float], float] | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
         signals: bool = True,
@@ -138,7 +138,7 @@ class Supervisor:
         self.controller = Controller(config, backend, self.alerts)
         self._on_ready = on_ready
         self._loader = loader
-        self._prepare = prepare_check or (lambda c: prepare(c.virtual, c.real))
+        self._prepare = prepare_check or probes_for
         self._jitter = jitter or (lambda interval: default_jitter(interval, random.Random()))
         self._slots = asyncio.Semaphore(max_in_flight)
         self._signals = signals
