@@ -24,10 +24,10 @@ import contextlib
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol
 
 from checkers.base import CheckSpec, Result, Target
-from checkers.tls import TlsClient, default_client
+from checkers.tls import TlsClient, current_client
 
 #: Longest reply line accepted (bytes, including the line end).
 MAX_LINE = 64 * 1024
@@ -188,67 +188,38 @@ class StreamChannel:
         await self.writer.drain()
 
 
-class _SessionContext:
-    """Looks like an SSLContext to asyncio but resumes a remembered TLS session.
-
-    asyncio's create_connection takes no session argument; it only calls the context's
-    `wrap_bio`, so this wrapper hands the session to the real context there.
-    """
-
-    __slots__ = ("context", "session")
-
-    def __init__(self, context: ssl.SSLContext, session: ssl.SSLSession) -> None:
-        self.context = context
-        self.session = session
-
-    def wrap_bio(self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO,
-                 server_side: bool = False, server_hostname: str | None = None,
-                 session: ssl.SSLSession | None = None) -> ssl.SSLObject:
-        return self.context.wrap_bio(incoming, outgoing, server_side=server_side,
-                                     server_hostname=server_hostname,
-                                     session=session or self.session)
-
-
 async def _open_tls(target: Target, spec: CheckSpec, client: TlsClient
                     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    session = client.session_for(target.host, target.port)
-    context = client.context if session is None else _SessionContext(client.context, session)
     async with client.handshake_slots:
-        try:
-            return await asyncio.open_connection(
-                target.host, target.port, limit=MAX_LINE,
-                ssl=cast(ssl.SSLContext, context),
-                server_hostname=spec.virtualhost or "",
-                # the check's own deadline, not asyncio's, ends a stalled handshake
-                ssl_handshake_timeout=spec.negotiatetimeout + 1)
-        except OSError:
-            client.forget(target.host, target.port)  # never retry with a session that failed
-            raise
+        return await asyncio.open_connection(
+            target.host, target.port, limit=MAX_LINE, ssl=client.context,
+            server_hostname=spec.virtualhost or "",
+            # the check's own deadline, not asyncio's, ends a stalled handshake
+            ssl_handshake_timeout=spec.negotiatetimeout + 1)
 
 
 @contextlib.asynccontextmanager
-async def connect(target: Target, spec: CheckSpec, *, tls: bool,
-                  client: TlsClient | None = None) -> AsyncIterator[StreamChannel]:
+async def connect(target: Target, spec: CheckSpec, *, tls: bool
+                  ) -> AsyncIterator[StreamChannel]:
     """Open a connection (implicit TLS if `tls`) as a StreamChannel; closed on exit.
 
     TLS does not verify the server (SPEC Part A §6); SNI is the virtualhost if set, else
-    none. Handshakes take one of the client's handshake slots, and the session is kept
-    for the next check of the same target (TLS 1.3 tickets arrive after the handshake,
-    so it is remembered when the dialog is over).
+    none. Handshakes take one of the client's handshake slots, and the session is reused
+    through `TlsClient.resuming` for the next check of the same target (TLS 1.3 tickets
+    arrive after the handshake, so it is kept when the dialog is over).
     """
-    if tls:
-        client = client or default_client()
-        reader, writer = await _open_tls(target, spec, client)
-    else:
-        reader, writer = await asyncio.open_connection(target.host, target.port, limit=MAX_LINE)
-    try:
-        yield StreamChannel(reader, writer)
-    finally:
-        if client is not None:
-            ssl_object = writer.get_extra_info("ssl_object")
-            if isinstance(ssl_object, ssl.SSLObject):
-                client.remember(target.host, target.port, ssl_object.session)
-        await close_writer(writer)
+    with contextlib.ExitStack() as stack:
+        if tls:
+            client = current_client()
+            stack.enter_context(client.resuming(target.host, target.port, spec.virtualhost))
+            reader, writer = await _open_tls(target, spec, client)
+        else:
+            reader, writer = await asyncio.open_connection(target.host, target.port,
+                                                           limit=MAX_LINE)
+        try:
+            yield StreamChannel(reader, writer)
+        finally:
+            await close_writer(writer)
 
 
 async def close_writer(writer: asyncio.StreamWriter) -> None:
@@ -288,7 +259,7 @@ SERVER_ERRORS = (OSError, TimeoutError, DialogError, EOFError)
 
 
 async def check_dialog(target: Target, spec: CheckSpec, dialog: Dialog, *, name: str,
-                       tls: bool = False, client: TlsClient | None = None) -> Result:
+                       tls: bool = False) -> Result:
     """Connect and run `dialog` within negotiatetimeout; the Result."""
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -297,7 +268,7 @@ async def check_dialog(target: Target, spec: CheckSpec, dialog: Dialog, *, name:
         async with contextlib.AsyncExitStack() as stack:
             async with asyncio.timeout_at(deadline):
                 channel = await stack.enter_async_context(
-                    connect(target, spec, tls=tls, client=client))
+                    connect(target, spec, tls=tls))
             outcome = await run_dialog(channel, dialog, deadline=deadline)
     except SERVER_ERRORS as e:
         return Result(False, f"{name}: {describe(e, spec.negotiatetimeout)}",

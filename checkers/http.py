@@ -46,7 +46,7 @@ from yarl import URL
 from checkers.base import CheckSpec, Result, Target
 from checkers.http_errors import describe
 from checkers.match import MatchTimeout, search
-from checkers.tls import TlsClient, default_client
+from checkers.tls import TlsClient, current_client
 from ldirectord import __version__
 from ldirectord.config.model import HttpMethod, Service
 
@@ -309,7 +309,7 @@ async def _exchange(plan: _Plan, spec: CheckSpec, tls: TlsClient, slot: _Slot | 
         return _Reply(resp.status, resp.reason or "", body, truncated)
 
 
-async def _check(target: Target, spec: CheckSpec, tls: TlsClient | None) -> Result:
+async def _check(target: Target, spec: CheckSpec) -> Result:
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
@@ -318,7 +318,7 @@ async def _check(target: Target, spec: CheckSpec, tls: TlsClient | None) -> Resu
         plan = f"invalid request URL: {exc}"
     if isinstance(plan, str):
         return Result(False, plan, loop.time() - started)
-    client = tls or default_client()
+    client = current_client()
     uses_tls = plan.url.scheme == "https"
     slot = _Slot(client.handshake_slots) if uses_tls else None
     timeout = spec.negotiatetimeout
@@ -344,16 +344,14 @@ async def _check(target: Target, spec: CheckSpec, tls: TlsClient | None) -> Resu
 
 async def check_http(target: Target, spec: CheckSpec) -> Result:
     """service=http: GET/HEAD http://<real>/<request>; up on 2xx with `receive` matched."""
-    return await _check(target, spec, None)
+    return await _check(target, spec)
 
 
-async def check_https(target: Target, spec: CheckSpec, *, tls: TlsClient | None = None
-                      ) -> Result:
+async def check_https(target: Target, spec: CheckSpec) -> Result:
     """service=https: as http over TLS (no verification; SNI only with virtualhost)."""
-    return await _check(target, spec, tls)
+    return await _check(target, spec)
 
 
-async def check_http_proxy(target: Target, spec: CheckSpec, *, tls: TlsClient | None = None
-                           ) -> Result:
+async def check_http_proxy(target: Target, spec: CheckSpec) -> Result:
     """service=http_proxy: fetch the absolute `request` URL through the real as a proxy."""
-    return await _check(target, spec, tls)
+    return await _check(target, spec)
