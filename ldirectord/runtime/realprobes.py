@@ -40,6 +40,7 @@ def compile_receive(text: str) -> ReceivePattern | None:
 
 
 def target_for(check: Check) -> Target:
+    """Where the identity's checks go: the first member real, on the port probed."""
     vs, real = check.virtual, check.real
     if vs.checkport is not None:
         port = vs.checkport
@@ -61,6 +62,7 @@ def spec_for(check: Check) -> CheckSpec:
         receive=compile_receive(check.id.receive),
         commandargs=external_args(vs.address, vs.port, vs.fwmark, real.host, real.port),
     )
+
 
 @dataclass(frozen=True, slots=True)
 class RealProbes:
