@@ -43,7 +43,7 @@ import regex
 from checkers.base import CheckSpec, Result, Target
 from checkers.connect import check_connect
 from checkers.http import aclose_shared, check_http, check_https
-from checkers.tls import TlsClient
+from checkers.tls import TlsClient, use_client
 from ldirectord.config.model import Service
 from tests.protocols.servers_http import Nginx, run_nginx
 
@@ -164,10 +164,12 @@ async def ours(n: Nginx, checks: int, concurrency: int, references: bool) -> lis
     reuse, fresh = TlsClient(), _NoReuse()
 
     async def https_reuse(t: Target, s: CheckSpec) -> Result:
-        return await check_https(t, s, tls=reuse)
+        with use_client(reuse):
+            return await check_https(t, s)
 
     async def https_fresh(t: Target, s: CheckSpec) -> Result:
-        return await check_https(t, s, tls=fresh)
+        with use_client(fresh):
+            return await check_https(t, s)
 
     plan = [
         ("connect", _ok(check_connect, n.target("http", HOST),

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from checkers.base import DETAIL_CHARS, CheckSpec, Down, Result, Target, bounded
-from checkers.tls import TlsClient, default_client
+from checkers.tls import TlsClient, current_client
 
 #: Longest reply line accepted (bytes, including the line end).
 MAX_LINE = 64 * 1024
@@ -189,43 +189,38 @@ class StreamChannel:
         await self.writer.drain()
 
 
+async def _open_tls(target: Target, spec: CheckSpec, client: TlsClient
+                    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async with client.handshake_slots:
+        return await asyncio.open_connection(
+            target.host, target.port, limit=MAX_LINE, ssl=client.context,
+            server_hostname=spec.virtualhost or "",
+            # the check's own deadline, not asyncio's, ends a stalled handshake
+            ssl_handshake_timeout=spec.negotiatetimeout + 1)
+
+
 @contextlib.asynccontextmanager
-async def connect(target: Target, spec: CheckSpec, *, tls: bool,
-                  client: TlsClient | None = None) -> AsyncIterator[StreamChannel]:
+async def connect(target: Target, spec: CheckSpec, *, tls: bool
+                  ) -> AsyncIterator[StreamChannel]:
     """Open a connection (implicit TLS if `tls`) as a StreamChannel; closed on exit.
 
     TLS does not verify the server (SPEC Part A §6); SNI is the virtualhost if set, else
-    none. Handshakes take one of the client's handshake slots, and the session is offered
-    and kept through `TlsClient.resuming` (it is kept when the dialog is over: TLS 1.3
-    tickets arrive after the handshake).
+    none. Handshakes take one of the client's handshake slots, and the session is reused
+    through `TlsClient.resuming` for the next check of the same target (TLS 1.3 tickets
+    arrive after the handshake, so it is kept when the dialog is over).
     """
-    if not tls:
-        reader, writer = await asyncio.open_connection(target.host, target.port, limit=MAX_LINE)
+    with contextlib.ExitStack() as stack:
+        if tls:
+            client = current_client()
+            stack.enter_context(client.resuming(target.host, target.port, spec.virtualhost))
+            reader, writer = await _open_tls(target, spec, client)
+        else:
+            reader, writer = await asyncio.open_connection(target.host, target.port,
+                                                           limit=MAX_LINE)
         try:
             yield StreamChannel(reader, writer)
         finally:
             await close_writer(writer)
-        return
-    client = client or default_client()
-    sni = spec.virtualhost
-    opened: asyncio.StreamWriter | None = None
-    try:
-        with client.resuming(target.host, target.port, sni):
-            async with client.handshake_slots:
-                try:
-                    reader, opened = await asyncio.open_connection(
-                        target.host, target.port, limit=MAX_LINE, ssl=client.context,
-                        server_hostname=sni or "",
-                        # the check's own deadline, not asyncio's, ends a stalled handshake
-                        ssl_handshake_timeout=spec.negotiatetimeout + 1)
-                except OSError:
-                    # never offer again a session whose handshake failed
-                    client.forget(target.host, target.port, sni=sni)
-                    raise
-            yield StreamChannel(reader, opened)
-    finally:
-        if opened is not None:
-            await close_writer(opened)
 
 
 async def close_writer(writer: asyncio.StreamWriter) -> None:
@@ -242,21 +237,21 @@ async def close_writer(writer: asyncio.StreamWriter) -> None:
 
 
 async def check_dialog(target: Target, spec: CheckSpec, dialog: Dialog, *, name: str,
-                       tls: bool = False, client: TlsClient | None = None) -> Result:
+                       tls: bool = False) -> Result:
     """Connect and run `dialog` within negotiatetimeout; the Result."""
     deadline = asyncio.get_running_loop().time() + spec.negotiatetimeout
     return await bounded(spec.negotiatetimeout,
-                         _converse(target, spec, dialog, deadline, name, tls, client),
+                         _converse(target, spec, dialog, deadline, name, tls),
                          name=name, grace=BOUND_GRACE)
 
 
 async def _converse(target: Target, spec: CheckSpec, dialog: Dialog, deadline: float,
-                    name: str, tls: bool, client: TlsClient | None) -> tuple[bool, str]:
+                    name: str, tls: bool) -> tuple[bool, str]:
     try:
         async with contextlib.AsyncExitStack() as stack:
             async with asyncio.timeout_at(deadline):
                 channel = await stack.enter_async_context(
-                    connect(target, spec, tls=tls, client=client))
+                    connect(target, spec, tls=tls))
             outcome = await run_dialog(channel, dialog, deadline=deadline)
     except EOFError:
         raise Down("connection closed by server") from None

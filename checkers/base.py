@@ -26,6 +26,7 @@ from typing import Protocol as TypingProtocol
 
 from ldirectord.config.model import HttpMethod, IpvsProtocol, Service
 from ldirectord.config.perlre import ReceivePattern
+from ldirectord.netloc import netloc
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +39,16 @@ class Target:
     @property
     def netloc(self) -> str:
         """`host:port`, with IPv6 hosts in brackets."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return netloc(self.host, self.port)
 
 
 @dataclass(frozen=True, slots=True)
 class CheckSpec:
-    """What to check, taken from the virtual service (and per-real overrides)."""
+    """What to check, taken from the virtual service (and per-real overrides).
+
+    Each checker reads the fields it needs: ping its checkcount, external its checkcommand
+    and the arguments the original passes it, the negotiate checkers the rest.
+    """
 
     service: Service
     protocol: IpvsProtocol = IpvsProtocol.TCP  # the virtual's protocol; FWM services check over TCP
@@ -58,6 +62,9 @@ class CheckSpec:
     secret: str = ""
     checktimeout: float = 5.0
     negotiatetimeout: float = 30.0
+    checkcount: int = 1  # ping: attempts, each within checktimeout
+    checkcommand: str = ""  # external: the program run
+    commandargs: tuple[str, ...] = ()  # external: VIP VPORT RIP RPORT, as the original
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +78,7 @@ class Result:
 
 
 class Checker(TypingProtocol):
-    """A negotiate checker: one coroutine that checks one target."""
+    """A checker: one coroutine that checks one target (every check type has one)."""
 
     async def __call__(self, target: Target, spec: CheckSpec) -> Result: ...
 

@@ -1,7 +1,7 @@
 """The `connect` check: a TCP connect to the real within checktimeout (a ping for UDP virtuals).
 
 This is also the "plain connect" round of combined checks (checktype=N). The original pings
-for UDP virtuals (a UDP "connect" proves nothing), and so do we.
+for UDP virtuals (a UDP "connect" proves nothing), and so do we, once (checkcount is ping's).
 """
 
 from __future__ import annotations
@@ -10,17 +10,9 @@ import asyncio
 import contextlib
 import socket
 
-from checkers.base import CheckSpec, Result, Target
-from checkers.ping import check_ping
+from checkers.base import CheckSpec, Result, Target, describe_os_error
+from checkers.ping import ping
 from ldirectord.config.model import IpvsProtocol
-
-
-def _describe(exc: OSError) -> str:
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, ConnectionResetError):
-        return "connection reset"
-    return exc.strerror or exc.__class__.__name__
 
 
 async def tcp_connect(target: Target, limit: float) -> Result:
@@ -37,7 +29,7 @@ async def tcp_connect(target: Target, limit: float) -> Result:
         return Result(False, f"timeout after {limit:g}s connecting to {target.netloc}",
                       loop.time() - started)
     except OSError as exc:
-        return Result(False, f"{_describe(exc)} connecting to {target.netloc}",
+        return Result(False, f"{describe_os_error(exc)} connecting to {target.netloc}",
                       loop.time() - started)
     finally:
         # SO_LINGER 0 would RST; a normal close is what the original's IO::Socket does.
@@ -47,7 +39,7 @@ async def tcp_connect(target: Target, limit: float) -> Result:
 
 
 async def check_connect(target: Target, spec: CheckSpec) -> Result:
-    """TCP connect with `spec.checktimeout`; an ICMP ping instead for UDP virtuals."""
+    """TCP connect with `spec.checktimeout`; one ICMP ping instead for UDP virtuals."""
     if spec.protocol is IpvsProtocol.UDP:
-        return await check_ping(target, spec)
+        return await ping(target, spec.checktimeout, 1)
     return await tcp_connect(target, spec.checktimeout)

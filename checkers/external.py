@@ -13,24 +13,20 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Sequence
 
-from checkers.base import Result
+from checkers.base import CheckSpec, Result, Target
+from ldirectord.netloc import bracketed
 
 
 def external_args(vip: str | None, vport: int, fwmark: int | None, rip: str, rport: int,
                   ) -> tuple[str, str, str, str]:
     """The four arguments the original passes: IPv6 addresses bracketed, marks with port 0."""
-
-    def show(addr: str) -> str:
-        return f"[{addr}]" if ":" in addr else addr
-
     if fwmark is not None:
         first, port = str(fwmark), 0
     else:
         assert vip is not None
-        first, port = show(vip), vport
-    return first, str(port), show(rip), str(rport)
+        first, port = bracketed(vip), vport
+    return first, str(port), bracketed(rip), str(rport)
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:
@@ -38,16 +34,19 @@ def _kill_group(proc: asyncio.subprocess.Process) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-async def check_external(command: str, args: Sequence[str], limit: float) -> Result:
-    """Run `command *args` with a time `limit`; exit 0 = up. Never raises for what the command does.
+async def check_external(target: Target, spec: CheckSpec) -> Result:
+    """Run `spec.checkcommand *spec.commandargs` within checktimeout; exit 0 = up.
 
-    Cancellation: the process group is killed and reaped before the cancellation propagates.
+    The target is not used: the arguments name the real by its own port, not checkport.
+    Never raises for what the command does. Cancellation: the process group is killed and
+    reaped before the cancellation propagates.
     """
+    command, limit = spec.checkcommand, spec.checktimeout
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
         proc = await asyncio.create_subprocess_exec(
-            command, *args,
+            command, *spec.commandargs,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,

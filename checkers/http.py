@@ -46,7 +46,7 @@ from yarl import URL
 from checkers.base import CheckSpec, Down, Result, Target, bounded
 from checkers.http_errors import describe
 from checkers.match import MatchTimeout, search
-from checkers.tls import TlsClient, default_client
+from checkers.tls import TlsClient, current_client
 from ldirectord import __version__
 from ldirectord.config.model import HttpMethod, Service
 from ldirectord.netloc import bracketed
@@ -306,7 +306,7 @@ async def _exchange(plan: _Plan, spec: CheckSpec, tls: TlsClient, slot: _Slot | 
         return _Reply(resp.status, resp.reason or "", body, truncated)
 
 
-async def _check(target: Target, spec: CheckSpec, tls: TlsClient | None) -> Result:
+async def _check(target: Target, spec: CheckSpec) -> Result:
     try:
         plan = plan_request(target, spec)
     except ValueError as exc:  # a per-real request URL that yarl cannot parse
@@ -314,12 +314,12 @@ async def _check(target: Target, spec: CheckSpec, tls: TlsClient | None) -> Resu
     if isinstance(plan, str):
         return Result(False, plan, 0.0)
     deadline = asyncio.get_running_loop().time() + spec.negotiatetimeout
-    return await bounded(spec.negotiatetimeout, _fetch(target, spec, plan, tls, deadline))
+    return await bounded(spec.negotiatetimeout, _fetch(target, spec, plan, deadline))
 
 
-async def _fetch(target: Target, spec: CheckSpec, plan: _Plan, tls: TlsClient | None,
-                 deadline: float) -> tuple[bool, str]:
-    client = tls or default_client()
+async def _fetch(target: Target, spec: CheckSpec, plan: _Plan, deadline: float
+                 ) -> tuple[bool, str]:
+    client = current_client()
     uses_tls = plan.url.scheme == "https"
     slot = _Slot(client.handshake_slots) if uses_tls else None
     try:
@@ -342,16 +342,14 @@ async def _fetch(target: Target, spec: CheckSpec, plan: _Plan, tls: TlsClient | 
 
 async def check_http(target: Target, spec: CheckSpec) -> Result:
     """service=http: GET/HEAD http://<real>/<request>; up on 2xx with `receive` matched."""
-    return await _check(target, spec, None)
+    return await _check(target, spec)
 
 
-async def check_https(target: Target, spec: CheckSpec, *, tls: TlsClient | None = None
-                      ) -> Result:
+async def check_https(target: Target, spec: CheckSpec) -> Result:
     """service=https: as http over TLS (no verification; SNI only with virtualhost)."""
-    return await _check(target, spec, tls)
+    return await _check(target, spec)
 
 
-async def check_http_proxy(target: Target, spec: CheckSpec, *, tls: TlsClient | None = None
-                           ) -> Result:
+async def check_http_proxy(target: Target, spec: CheckSpec) -> Result:
     """service=http_proxy: fetch the absolute `request` URL through the real as a proxy."""
-    return await _check(target, spec, tls)
+    return await _check(target, spec)

@@ -33,7 +33,7 @@ from typing import Any, Final, TypeVar
 
 from checkers.base import CheckSpec, Down, Result, Target, bounded, timed_out
 from checkers.match import MatchTimeout, search
-from checkers.tls import TlsClient, default_client
+from checkers.tls import TlsClient, current_client
 
 # ldap3 2.9 reaches for pyasn1 names that newer pyasn1 marks deprecated (a warning at import,
 # not a fault); keep that noise out of the daemon's log and out of -W error test runs.
@@ -90,10 +90,9 @@ async def check_ldap(target: Target, spec: CheckSpec) -> Result:
     return await _check(target, spec, tls_client=None)
 
 
-async def check_ldaps(target: Target, spec: CheckSpec, *, tls: TlsClient | None = None
-                      ) -> Result:
+async def check_ldaps(target: Target, spec: CheckSpec) -> Result:
     """Check an LDAP server over TLS (certificates are not verified by default)."""
-    return await _check(target, spec, tls_client=tls or default_client())
+    return await _check(target, spec, tls_client=current_client())
 
 
 async def _check(target: Target, spec: CheckSpec, tls_client: TlsClient | None) -> Result:

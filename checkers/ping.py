@@ -1,4 +1,4 @@
-"""The `ping` check: ICMP echo over IPv4 or IPv6, `count` attempts each within checktimeout.
+"""The `ping` check: ICMP echo over IPv4 or IPv6, checkcount attempts each within checktimeout.
 
 An unprivileged ping socket (`SOCK_DGRAM`, `IPPROTO_ICMP[V6]`) is tried first: it works
 without root where net.ipv4.ping_group_range allows, and the kernel then picks the echo id
@@ -15,7 +15,7 @@ import os
 import socket
 import struct
 
-from checkers.base import CheckSpec, Result, Target
+from checkers.base import CheckSpec, Result, Target, describe_os_error
 
 _ECHO_REQUEST: dict[int, int] = {socket.AF_INET: 8, socket.AF_INET6: 128}
 _ECHO_REPLY: dict[int, int] = {socket.AF_INET: 0, socket.AF_INET6: 129}
@@ -82,27 +82,32 @@ async def _attempt(sock: socket.socket, raw: bool, family: int, target: Target,
                 return True
 
 
-async def check_ping(target: Target, spec: CheckSpec, count: int = 1) -> Result:
-    """Up at the first echo reply out of `count` attempts of `spec.checktimeout` each."""
+async def check_ping(target: Target, spec: CheckSpec) -> Result:
+    """Up at the first echo reply out of `spec.checkcount` attempts of `spec.checktimeout` each."""
+    return await ping(target, spec.checktimeout, spec.checkcount)
+
+
+async def ping(target: Target, limit: float, count: int) -> Result:
+    """Up at the first echo reply out of `count` attempts of `limit` seconds each."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     family = socket.AF_INET6 if ":" in target.host else socket.AF_INET
     try:
         sock, raw = _open(family)
     except OSError as exc:
-        return Result(False, f"cannot open an ICMP socket: {exc.strerror or exc}",
+        return Result(False, f"cannot open an ICMP socket: {describe_os_error(exc)}",
                       loop.time() - started)
     try:
         sock.setblocking(False)
         last = "no reply"
         for _ in range(max(1, count)):
             try:
-                if await _attempt(sock, raw, family, target, spec.checktimeout):
+                if await _attempt(sock, raw, family, target, limit):
                     return Result(True, f"echo reply from {target.host}", loop.time() - started)
             except TimeoutError:
-                last = f"no echo reply within {spec.checktimeout:g}s"
+                last = f"no echo reply within {limit:g}s"
             except OSError as exc:
-                last = exc.strerror or str(exc)
+                last = describe_os_error(exc)
         return Result(False, f"{last} ({target.host})", loop.time() - started)
     finally:
         with contextlib.suppress(OSError):

@@ -3,12 +3,15 @@
 Checks do not verify certificates by default (SPEC Part A §6): a health check asks whether
 the server answers, not whether its certificate chains to a public CA.
 
-Session reuse. asyncio (and so aiohttp and `asyncio.open_connection(ssl=...)`) creates its
-TLS objects through `SSLContext.wrap_bio`, which it calls without a `session`. Our context
+Session reuse, the one way every TLS check (https, http_proxy, ldaps, imaps, pops) does it.
+asyncio (and so aiohttp, `asyncio.open_connection(ssl=...)` and `start_tls`) creates its TLS
+objects through `SSLContext.wrap_bio`, which it calls without a `session`. Our context
 subclass offers the session of the innermost `TlsClient.resuming()` block of the calling
 task instead, and records the TLS object it created, so the block can keep the session the
-connection ended with for the next check of the same target:
+connection ended with (TLS 1.3 tickets arrive after the handshake) for the next check of
+the same (host, port, SNI):
 
+    client = current_client()
     with client.resuming(host, port, sni) as res:
         async with client.handshake_slots:
             reader, writer = await asyncio.open_connection(host, port, ssl=client.context,
@@ -18,8 +21,11 @@ connection ended with for the next check of the same target:
 A resumed handshake costs the client a fraction of a full one (no key exchange signature
 check), which matters at thousands of TLS checks per interval. Offering a session is not
 free: CPython copies it into the TLS object by serialising and parsing it again, peer
-certificate included, about 0.2 ms of CPU per check with OpenSSL 3.0 (a fifth of a resumed
-https check); resumption still saves more than that (bench/checks.py: reuse and full rows).
+certificate included; resumption still saves more than that (bench/checks.py compares
+the reuse and full-handshake rows).
+
+Checks take their client from `current_client()`: the daemon's checks share one; a test or
+the benchmark gives the checks of a block their own with `use_client()`.
 """
 
 from __future__ import annotations
@@ -134,8 +140,9 @@ class TlsClient:
         """Offer the cached session of (host, port, sni) to TLS connections made by
         `self.context` inside the block, and cache the session the last one ended with.
 
-        With `reuse=False` nothing is offered or cached (for measuring, or for servers
-        that misbehave on resumption). Cancellation: the offer is withdrawn on any exit.
+        A connection whose handshake did not complete drops the cached session. With
+        `reuse=False` nothing is offered or cached (for measuring, or for servers that
+        misbehave on resumption). Cancellation: the offer is withdrawn on any exit.
         """
         res = Resumption(self.session_for(host, port, sni=sni) if reuse else None)
         token = _OFFER.set(res)
@@ -146,10 +153,16 @@ class TlsClient:
             # Reading a session copies it (CPython serialises and parses it again, peer
             # certificate included), so a resumed one is kept as it is: it stays valid
             # until the server stops accepting it, and then a full handshake replaces it.
-            if reuse and res.ssl_object is not None and not res.reused:
-                session = _session_of(res.ssl_object)
-                if _resumable(session):
-                    self.remember(host, port, session, sni=sni)
+            obj = res.ssl_object
+            if reuse and obj is not None and not res.reused:
+                if obj.version() is None:
+                    # The handshake never completed: the server may have choked on the
+                    # session offered, so the next check does a full handshake.
+                    self.forget(host, port, sni=sni)
+                else:
+                    session = _session_of(obj)
+                    if _resumable(session):
+                        self.remember(host, port, session, sni=sni)
 
 
 def _session_of(obj: ssl.SSLObject) -> ssl.SSLSession | None:
@@ -160,11 +173,29 @@ def _session_of(obj: ssl.SSLObject) -> ssl.SSLSession | None:
 
 
 _default: TlsClient | None = None
+# The client a test or the benchmark chose for the checks of its block (see use_client).
+_CHOSEN: contextvars.ContextVar[TlsClient | None] = contextvars.ContextVar(
+    "ldirectord_tls_client", default=None)
 
 
-def default_client() -> TlsClient:
-    """The process-wide TLS client used by checks unless a test passes its own."""
+def current_client() -> TlsClient:
+    """The TLS client of the checks running here: the one `use_client` chose, else the
+    process-wide one the daemon's checks share."""
+    chosen = _CHOSEN.get()
+    if chosen is not None:
+        return chosen
     global _default
     if _default is None:
         _default = TlsClient()
     return _default
+
+
+@contextlib.contextmanager
+def use_client(client: TlsClient) -> Iterator[TlsClient]:
+    """Have the checks of the block, and of tasks it starts, use `client` (its own session
+    cache, verification or handshake cap: for tests and the benchmark)."""
+    token = _CHOSEN.set(client)
+    try:
+        yield client
+    finally:
+        _CHOSEN.reset(token)

@@ -176,7 +176,7 @@ def do_start(req: Request, config: Config) -> int:
 
 def _refused(config: Config) -> bool:
     """Print an error for every virtual whose service has no checker; True if any."""
-    from ldirectord.runtime.checks import refused_services
+    from ldirectord.runtime.realprobes import refused_services
 
     errors = refused_services(config)
     for text in errors:

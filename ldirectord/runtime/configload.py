@@ -16,7 +16,7 @@ from ldirectord.config import load
 from ldirectord.config.model import Config
 from ldirectord.errors import ConfigError
 from ldirectord.logsetup import log
-from ldirectord.runtime.checks import refused_services
+from ldirectord.runtime.realprobes import refused_services
 
 
 async def load_file(path: str) -> Config:

@@ -20,7 +20,7 @@ from ldirectord import engine
 from ldirectord.config.model import CheckType, Config
 from ldirectord.engine import CheckId, RealGroup
 from ldirectord.errors import ConfigError
-from ldirectord.runtime.checks import prepare, refused_services
+from ldirectord.runtime.realprobes import probes_for, refused_services
 from ldirectord.runtime.scheduler import MAX_IN_FLIGHT, LoopClock, guarded
 
 
@@ -41,7 +41,7 @@ async def probe_all(config: Config, max_in_flight: int = MAX_IN_FLIGHT
     todo = [c for c in engine.real_groups(config) if c.virtual.checktype is not CheckType.OFF]
 
     async def one(check: RealGroup) -> tuple[CheckId, Result]:
-        prepared = prepare(check.virtual, check.real)
+        prepared = probes_for(check)
         async with slots:
             outcome = await guarded(prepared.negotiate, clock, check.id.server)
         return check.id, outcome.result

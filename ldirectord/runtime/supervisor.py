@@ -41,13 +41,13 @@ from ldirectord.config.model import CheckType, Config, DaemonState
 from ldirectord.engine import CheckId, Probe, RealGroup
 from ldirectord.ipvs.backend import Backend
 from ldirectord.logsetup import configure, dest_for, log
-from ldirectord.runtime.checks import RealCheck, prepare
 from ldirectord.runtime.configload import describe, load_file, load_for_reload
 from ldirectord.runtime.configwatch import ConfigWatch
 from ldirectord.runtime.controller import MAINTENANCE_MESSAGE, Controller
 from ldirectord.runtime.effects import Alerts, LoggingAlerts
 from ldirectord.runtime.execute import reload_children, run_child
 from ldirectord.runtime.maintenance import Maintenance
+from ldirectord.runtime.realprobes import RealProbes, probes_for
 from ldirectord.runtime.scheduler import MAX_IN_FLIGHT, Clock, LoopClock, Observation, check_loop
 from ldirectord.runtime.scheduler import jitter as default_jitter
 
@@ -104,7 +104,7 @@ class Supervisor:
         clock: Clock | None = None,
         alerts: Alerts | None = None,
         loader: Callable[[str], Awaitable[Config]] = load_file,
-        prepare_check: Callable[[RealGroup], RealCheck] | None = None,
+        prepare_check: Callable[[RealGroup], RealProbes] | None = None,
         jitter: Callable[[float], float] | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
         signals: bool = True,
@@ -117,7 +117,7 @@ class Supervisor:
         self.controller = Controller(config, backend, self.alerts)
         self._on_ready = on_ready
         self._loader = loader
-        self._prepare = prepare_check or (lambda g: prepare(g.virtual, g.real))
+        self._prepare = prepare_check or probes_for
         self._jitter = jitter or (lambda interval: default_jitter(interval, random.Random()))
         self._slots = asyncio.Semaphore(max_in_flight)
         self._signals = signals

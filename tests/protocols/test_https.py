@@ -18,7 +18,7 @@ import regex
 
 from checkers.base import CheckSpec, Result, Target
 from checkers.http import aclose_shared, check_https
-from checkers.tls import TlsClient
+from checkers.tls import TlsClient, use_client
 from ldirectord.config.model import HttpMethod, Service
 from tests.checks_doc import documented
 from tests.protocols.faults import (
@@ -63,7 +63,8 @@ async def run(target: Target, s: CheckSpec, tls: TlsClient | None = None) -> Res
     async with no_leaks():
         waited = cpu_wait()
         started = loop.time()
-        result = await check_https(target, s, tls=tls or TlsClient())
+        with use_client(tls or TlsClient()):
+            result = await check_https(target, s)
         wall = loop.time() - started
         lost = cpu_wait() - waited  # the machine's load: not the check's doing
     bound = s.negotiatetimeout + 0.5 + lost
@@ -166,7 +167,8 @@ async def test_handshake_slot_is_released_after_failures(nginx: Nginx) -> None:
     tls = TlsClient(max_handshakes=1)
     assert not (await run(refused_target(), spec(), tls)).ok
     async with no_leaks(), scripted_server([Recv(), Stall()]) as stalled:
-        stalled_result = await check_https(stalled, spec(timeout=TIMEOUT), tls=tls)
+        with use_client(tls):
+            stalled_result = await check_https(stalled, spec(timeout=TIMEOUT))
         assert stalled_result.detail == f"timeout after {TIMEOUT:g}s", stalled_result
     assert (await run(nginx.target("https", "127.0.0.1"), spec(), tls)).ok
     assert not tls.handshake_slots.locked()
@@ -179,13 +181,15 @@ async def test_handshakes_are_capped(nginx: Nginx) -> None:
     tls = TlsClient(max_handshakes=1)
     finished: list[str] = []
     async with no_leaks(), scripted_server([Recv(), Stall()]) as stalled:
-        slow = asyncio.create_task(check_https(stalled, spec(timeout=TIMEOUT), tls=tls))
+        with use_client(tls):  # the task takes the client along
+            slow = asyncio.create_task(check_https(stalled, spec(timeout=TIMEOUT)))
         slow.add_done_callback(lambda _t: finished.append("stalled"))
         deadline = asyncio.get_running_loop().time() + 5
         while not tls.handshake_slots.locked():  # until the first check holds the slot
             assert asyncio.get_running_loop().time() < deadline
             await asyncio.sleep(0.005)
-        fast = await check_https(nginx.target("https", "127.0.0.1"), spec(), tls=tls)
+        with use_client(tls):
+            fast = await check_https(nginx.target("https", "127.0.0.1"), spec())
         finished.append("nginx")
         stalled_result = await slow
     assert "timeout" in stalled_result.detail

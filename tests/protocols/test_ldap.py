@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -15,7 +14,7 @@ import trustme
 
 from checkers.base import Checker, CheckSpec, Target
 from checkers.ldap import MAX_MESSAGE, check_ldap, check_ldaps
-from checkers.tls import TlsClient
+from checkers.tls import TlsClient, use_client
 from ldirectord.config.model import Service
 from ldirectord.config.perlre import ReceivePattern
 from tests.checks_doc import documented
@@ -218,17 +217,20 @@ async def test_repeated_checks_reuse_nothing_stale(slapd: Slapd) -> None:
 
 @pytest.mark.asyncio
 async def test_ldaps_with_its_own_tls_client(slapd: Slapd) -> None:
-    """A caller's TlsClient is used (and its session cache consulted) check after check.
+    """The TlsClient a caller chose is used (and its session cache consulted) check after
+    check: a verifying one rejects slapd's test certificate.
 
     slapd built with GnuTLS issues no session tickets, so nothing ends up cached here.
     """
-    client = TlsClient()
     target = Target("::1", slapd.ldaps_port)
-    check = functools.partial(check_ldaps, tls=client)
     spec = spec_for(Service.LDAPS, request=f"/{SUFFIX}", receive=rx("^dc=example"))
-    for _ in range(2):
-        result = await bounded_check(check, target, spec, bound=BOUND)
-        assert result.ok, result
+    with use_client(TlsClient()):
+        for _ in range(2):
+            result = await bounded_check(check_ldaps, target, spec, bound=BOUND)
+            assert result.ok, result
+    with use_client(TlsClient(verify=True)):
+        result = await bounded_check(check_ldaps, target, spec, bound=BOUND)
+    assert not result.ok, result
 
 
 @dataclass
@@ -285,11 +287,13 @@ async def test_ldaps_sni_and_session_reuse() -> None:
     """No SNI for an IP literal, the virtualhost as SNI when set, and the second check of a
     server resumes the TLS session. slapd cannot show this (its GnuTLS build issues no
     session tickets), so a scripted peer behind Python's TLS server stands in."""
-    check = functools.partial(check_ldaps, tls=TlsClient())
+    client = TlsClient()
     async with no_leaks(), tls_ldap_peer() as peer:
         for virtualhost in (None, None, "ldap.test"):
             spec = spec_for(Service.LDAPS, request=f"/{SUFFIX}", virtualhost=virtualhost)
-            result = await bounded_check(check, peer.target, spec, bound=BOUND, leak_guard=False)
+            with use_client(client):
+                result = await bounded_check(check_ldaps, peer.target, spec, bound=BOUND,
+                                             leak_guard=False)
             assert result.ok, result
             assert result.detail == f"LDAP entry {SUFFIX}"
     assert peer.names == [None, None, "ldap.test"]

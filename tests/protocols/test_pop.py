@@ -13,7 +13,7 @@ import trustme
 from checkers._dialog import check_dialog, connect
 from checkers.base import CheckSpec, Target
 from checkers.pop import pop_dialog
-from checkers.tls import TlsClient
+from checkers.tls import TlsClient, use_client
 from ldirectord.config.model import Service
 from tests.protocols.faults import (
     no_leaks,
@@ -40,8 +40,9 @@ async def test_pops_session_is_kept_and_reused(dovecot: Dovecot, host: str) -> N
     target = Target(host, dovecot.pop3s)
     for _ in range(2):
         async with no_leaks():
-            result = await check_dialog(target, USER, pop_dialog(TEST_USER, TEST_PASSWORD),
-                                        name="POPS", tls=True, client=client)
+            with use_client(client):
+                result = await check_dialog(target, USER, pop_dialog(TEST_USER, TEST_PASSWORD),
+                                            name="POPS", tls=True)
         assert result.ok, result
         assert client.session_for(host, dovecot.pop3s) is not None
 
@@ -63,14 +64,14 @@ async def test_tls_session_is_resumed_where_the_server_allows(host: str) -> None
         writer.close()
 
     server = await asyncio.start_server(serve, host, 0, ssl=server_ctx)
-    client = TlsClient()
     target = Target(host, server.sockets[0].getsockname()[1])
     reused = []
     try:
-        for _ in range(3):
-            async with no_leaks(), connect(target, ANON, tls=True, client=client) as channel:
-                assert await channel.readline() == b"+OK ready\r\n"
-                reused.append(channel.writer.get_extra_info("ssl_object").session_reused)
+        with use_client(TlsClient()):  # a fresh session cache: the first check resumes nothing
+            for _ in range(3):
+                async with no_leaks(), connect(target, ANON, tls=True) as channel:
+                    assert await channel.readline() == b"+OK ready\r\n"
+                    reused.append(channel.writer.get_extra_info("ssl_object").session_reused)
     finally:
         server.close()
         await server.wait_closed()

@@ -22,7 +22,7 @@ from ldirectord.config.model import (
 from ldirectord.engine import RealGroup
 from ldirectord.ipvs.memory import MemoryBackend
 from ldirectord.ipvs.model import ServiceKey
-from ldirectord.runtime.checks import RealCheck
+from ldirectord.runtime.realprobes import RealProbes
 from ldirectord.runtime.supervisor import Supervisor
 from tests.unit.runtime.fakeclock import FakeClock, settle
 
@@ -60,7 +60,7 @@ class Script:
     delay: dict[str, float] = field(default_factory=dict)
     calls: list[tuple[float, str, str]] = field(default_factory=list)
 
-    def prepare(self, check: RealGroup) -> RealCheck:
+    def prepare(self, check: RealGroup) -> RealProbes:
         host = check.real.host
 
         def make(kind: str) -> Callable[[], asyncio.Future[Result] | object]:
@@ -73,7 +73,7 @@ class Script:
                 return Result(ok, "up" if ok else "HTTP 503", 0.0)
             return run
 
-        return RealCheck(make("negotiate"), make("connect"))  # type: ignore[arg-type]
+        return RealProbes(make("negotiate"), make("connect"))  # type: ignore[arg-type]
 
 
 class Harness:

@@ -6,11 +6,13 @@ import asyncio
 import socket
 import stat
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from checkers.base import CheckSpec, Target
+from checkers.base import CheckSpec, Result, Target
 from checkers.connect import check_connect
 from checkers.external import check_external, external_args
 from checkers.ping import check_ping, checksum, echo_request, parse_reply
@@ -87,7 +89,7 @@ def test_echo_request_checksum_is_valid() -> None:
 @pytest.mark.asyncio
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
 async def test_ping_loopback(host: str) -> None:
-    result = await check_ping(Target(host, 0), SPEC, count=2)
+    result = await check_ping(Target(host, 0), replace(SPEC, checkcount=2))
     if not result.ok and "cannot open" in result.detail:
         pytest.skip(f"no ICMP socket here: {result.detail}")
     assert result.ok, result.detail
@@ -112,6 +114,13 @@ def test_external_args() -> None:
     assert external_args(None, 0, 7, "10.0.0.2", 80) == ("7", "0", "10.0.0.2", "80")
 
 
+async def external(command: str, args: Sequence[str], limit: float) -> Result:
+    """Run the external check as the daemon does: everything it needs is in the spec."""
+    spec = CheckSpec(Service.NONE, checktimeout=limit, checkcommand=command,
+                     commandargs=tuple(args))
+    return await check_external(Target("10.0.0.2", 8080), spec)
+
+
 def _script(tmp_path: Path, body: str) -> str:
     path = tmp_path / "check.sh"
     path.write_text("#!/bin/sh\n" + body + "\n")
@@ -123,7 +132,7 @@ def _script(tmp_path: Path, body: str) -> str:
 async def test_external_gets_its_four_args_and_exit_0_is_up(tmp_path: Path) -> None:
     out = tmp_path / "args"
     cmd = _script(tmp_path, f'printf "%s|" "$@" > {out}; exit 0')
-    result = await check_external(cmd, ("[::1]", "80", "10.0.0.2", "8080"), 2.0)
+    result = await external(cmd, ("[::1]", "80", "10.0.0.2", "8080"), 2.0)
     assert result.ok
     assert out.read_text() == "[::1]|80|10.0.0.2|8080|"
 
@@ -135,7 +144,7 @@ async def test_external_gets_its_four_args_and_exit_0_is_up(tmp_path: Path) -> N
     ("kill -KILL $$", "killed by signal SIGKILL"),
 ])
 async def test_external_failures(tmp_path: Path, body: str, detail: str) -> None:
-    result = await check_external(_script(tmp_path, body), (), 2.0)
+    result = await external(_script(tmp_path, body), (), 2.0)
     assert not result.ok
     assert result.detail == detail
 
@@ -155,7 +164,7 @@ async def test_external_timeout_kills_the_whole_group(tmp_path: Path) -> None:
     # The command and its child never end by themselves: only the check's deadline ends
     # them (no wall-clock bound, which a loaded machine could miss).
     cmd = _script(tmp_path, f"sleep infinity & echo $! > {pidf}; wait")
-    result = await check_external(cmd, (), 0.5)
+    result = await external(cmd, (), 0.5)
     assert not result.ok
     assert result.detail == "timeout after 0.5s, killed"
     child = int(pidf.read_text())
@@ -170,6 +179,6 @@ async def test_external_timeout_kills_the_whole_group(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_external_missing_command() -> None:
-    result = await check_external("/nonexistent/check", (), 1.0)
+    result = await external("/nonexistent/check", (), 1.0)
     assert not result.ok
     assert "cannot run" in result.detail

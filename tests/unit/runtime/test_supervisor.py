@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -462,20 +462,22 @@ async def test_combined_checks_alternate_negotiate_and_connect(
 @pytest.mark.asyncio
 async def test_loading_a_file_imports_its_checkers_off_the_event_loop(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib
     import threading
 
     from checkers import registry
+    from checkers.base import Checker
     from ldirectord.runtime.configload import load_file
 
     importers: list[threading.Thread] = []
-    real_import = importlib.import_module
 
-    def recording_import(name: str, package: str | None = None) -> object:
-        importers.append(threading.current_thread())
-        return real_import(name, package)
+    def recording(load: Callable[[], Checker]) -> Callable[[], Checker]:
+        def loader() -> Checker:
+            importers.append(threading.current_thread())
+            return load()
+        return loader
 
-    monkeypatch.setattr(registry.importlib, "import_module", recording_import)
+    monkeypatch.setattr(registry, "LOADERS",
+                        {service: recording(load) for service, load in registry.LOADERS.items()})
     cf = tmp_path / "ldirectord.cf"
     cf.write_text("virtual=10.0.0.1:80\n\treal=10.0.0.2:80 masq\n"
                   "\tchecktype=negotiate\n\tservice=http\n")
