@@ -2,19 +2,18 @@
 
     LdirectordError
     ├── ConfigError            a config file is wrong; carries every ConfigMessage at once
-    ├── IPVSError              the kernel (or ipvsadm, or the memory table) refused an operation
-    │   ├── AlreadyExists      EEXIST: service or destination already there
-    │   ├── NotFound           ENOENT/ESRCH: no such service, destination or scheduler
-    │   ├── InvalidArgument    EINVAL and friends: the kernel rejected the values
-    │   ├── PermissionDenied   EPERM/EACCES: not root / no CAP_NET_ADMIN
-    │   └── IPVSUnavailable    no IPVS in this kernel, no netlink family, no ipvsadm
-    └── CheckerBug             a checker raised: a bug of ours, logged and counted as a failure
+    └── IPVSError              the kernel (or ipvsadm, or the memory table) refused an operation
+        ├── AlreadyExists      EEXIST: service or destination already there
+        ├── NotFound           ENOENT/ESRCH: no such service, destination or scheduler
+        ├── InvalidArgument    EINVAL and friends: the kernel rejected the values
+        ├── PermissionDenied   EPERM/EACCES: not root / no CAP_NET_ADMIN
+        └── IPVSUnavailable    no IPVS in this kernel, no netlink family, no ipvsadm
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ldirectord.config.model import ConfigMessage
@@ -24,13 +23,9 @@ if TYPE_CHECKING:
 class LdirectordError(Exception):
     """Base of every error this package raises on purpose."""
 
-    exit_code: ClassVar[int] = 1
-
 
 class ConfigError(LdirectordError):
     """One or more problems in a config file; `errors` holds them sorted by line."""
-
-    exit_code: ClassVar[int] = 2
 
     def __init__(
         self,
@@ -67,8 +62,4 @@ class PermissionDenied(IPVSError):
 
 
 class IPVSUnavailable(IPVSError):
-    pass
-
-
-class CheckerBug(LdirectordError):
     pass

@@ -1,18 +1,14 @@
-"""`ldirectord --ipvs-dump`: print the IPVS table exactly as `ipvsadm -Ln` prints it."""
+"""The IPVS table as text exactly as `ipvsadm -Ln` prints it, order and widths included."""
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from ldirectord.errors import IPVSError
 from ldirectord.ipvs.model import DestAttrs, DestKey, IpvsProtocol, ServiceEntry, ServiceKey, Table
 from ldirectord.ipvs.rules import sched_flag_order
-from ldirectord.ipvs.select import BackendKind, open_backend, open_kind
 
 PROC_IP_VS = Path("/proc/net/ip_vs")
 DEFAULT_VERSION_LINE = "IP Virtual Server version 1.2.1 (size=4096)"
@@ -100,12 +96,7 @@ def glibc_msort(items: Sequence[T], cmp: Callable[[T, T], int]) -> list[T]:
 
 def _service_line(key: ServiceKey, entry: ServiceEntry) -> str:
     a = entry.attrs
-    if key.fwmark is not None:
-        name = f"FWM  {key.fwmark}{' IPv6' if key.ipv6 else ''}"
-    else:
-        host = f"[{key.address}]" if key.ipv6 else key.address
-        name = f"{key.protocol.value.upper()}  {host}:{key.port}"
-    line = f"{name} {a.scheduler}"
+    line = f"{key} {a.scheduler}"
     if a.schedflags:
         order = sched_flag_order(a.scheduler)
         line += " (" + ",".join(n for n in order if n in a.schedflags) + ")"
@@ -123,9 +114,9 @@ def _dest_line(key: DestKey, d: DestAttrs) -> str:
             f"{d.inactive_conns:<10}\n")
 
 
-def format_table(table: Table, version: str | None = None) -> str:
-    """The table as `ipvsadm -Ln` prints it, header lines and order included."""
-    out = [(version or version_line()) + "\n", _HEADER]
+def format_table(table: Table, version: str) -> str:
+    """The table as `ipvsadm -Ln` prints it, under `version` (see `version_line`)."""
+    out = [version + "\n", _HEADER]
     keys = glibc_msort(list(table), _cmp_services)
     for key in keys:
         entry = table[key]
@@ -134,24 +125,3 @@ def format_table(table: Table, version: str | None = None) -> str:
                    for dkey in glibc_msort(list(entry.dests), _cmp_dests))
     return "".join(out)
 
-
-async def _read_table(dry_run: bool) -> Table:
-    backend = await (open_kind(BackendKind.MEMORY) if dry_run else open_backend())
-    try:
-        return await backend.read()
-    finally:
-        await backend.close()
-
-
-def run_dump(*, dry_run: bool = False) -> int:
-    """Print the active backend's table (the empty memory table with --dry-run)."""
-    try:
-        table = asyncio.run(_read_table(dry_run))
-    except IPVSError as exc:
-        print(f"ldirectord --ipvs-dump: {exc}", file=sys.stderr)
-        return 1
-    sys.stdout.write(format_table(table))
-    return 0
-
-
-__all__ = ["format_table", "run_dump", "version_line"]

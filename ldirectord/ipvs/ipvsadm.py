@@ -44,6 +44,7 @@ from ldirectord.ipvs.model import (
     Table,
 )
 from ldirectord.ipvs.rules import check_dest, check_service, sched_flag_order
+from ldirectord.netloc import netloc
 
 if TYPE_CHECKING:
     from ldirectord.ipvs.backend import Backend
@@ -58,8 +59,7 @@ def service_args(key: ServiceKey) -> list[str]:
     if key.fwmark is not None:
         return ["-f", str(key.fwmark), *(["-6"] if key.ipv6 else [])]
     flag = "-u" if key.protocol is IpvsProtocol.UDP else "-t"
-    host = f"[{key.address}]" if key.ipv6 else key.address
-    return [flag, f"{host}:{key.port}"]
+    return [flag, netloc(str(key.address), key.port)]
 
 
 def _service_attr_args(attrs: ServiceAttrs) -> list[str]:
@@ -125,7 +125,7 @@ _ERRORS: tuple[tuple[str, type[IPVSError]], ...] = (
     ("not found", NotFound),
     ("Permission denied", PermissionDenied),
     ("not permitted", PermissionDenied),
-    ("IpvsProtocol not available", IPVSUnavailable),
+    ("Protocol not available", IPVSUnavailable),
     ("Can't initialize ipvs", IPVSUnavailable),
 )
 

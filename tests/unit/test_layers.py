@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("ldirectord.ipvs",),
     ("ldirectord",),  # the base: errors, paths, netloc, logsetup, invocation, the version
     ("ldirectord.ipvs.model",),  # plain data of the table, which errors name
+    ("ldirectord.netloc",),  # how the table's keys write an address beside a port
 )
 
 
