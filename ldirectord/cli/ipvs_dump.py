@@ -7,7 +7,7 @@ import sys
 
 from ldirectord.errors import IPVSError
 from ldirectord.invocation import ExitCode
-from ldirectord.ipvs.dump import format_table, version_line
+from ldirectord.ipvs.listing import format_table, version_line
 from ldirectord.ipvs.model import Table
 from ldirectord.ipvs.select import BackendKind, open_backend, open_kind
 

@@ -46,7 +46,6 @@ class Request:
     """A lifecycle action with everything resolved from the command line."""
 
     action: Action
-    config_arg: str
     config_path: str
     name: str  # CFGNAME: the instance name
     debug: bool
@@ -192,7 +191,6 @@ def make_request(inv: Invocation, argv: Sequence[str]) -> Request | ExitCode:
         return ExitCode.FAILURE
     return Request(
         action=action,
-        config_arg=config_arg,
         config_path=path,
         name=instance_name(list(inv.args)),
         debug=Flag.DEBUG in inv.flags,

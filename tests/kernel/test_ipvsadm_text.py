@@ -8,8 +8,8 @@ import pytest
 
 from ldirectord.cli.ipvs_dump import run_dump
 from ldirectord.errors import AlreadyExists, InvalidArgument, IPVSUnavailable, NotFound
-from ldirectord.ipvs.dump import format_table, glibc_msort
-from ldirectord.ipvs.ipvsadm import error_for, ipvsadm_args, ipvsadm_command, parse_tables
+from ldirectord.ipvs.ipvsadm import error_for, ipvsadm_args, ipvsadm_command
+from ldirectord.ipvs.listing import format_table, glibc_msort, parse_tables
 from ldirectord.ipvs.memory import apply_ops
 from ldirectord.ipvs.model import (
     AddDest,

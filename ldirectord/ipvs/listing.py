@@ -1,13 +1,28 @@
-"""The IPVS table as text exactly as `ipvsadm -Ln` prints it, order and widths included."""
+"""The `ipvsadm -Ln` text: a table printed exactly as ipvsadm prints it, and read back.
+
+`format_table` is `--ipvs-dump`'s output, order and widths included; `parse_tables` is
+how the ipvsadm backend reads the table (`Local` forwarding is understood).
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from ldirectord.ipvs.model import DestAttrs, DestKey, IpvsProtocol, ServiceEntry, ServiceKey, Table
+from ldirectord.ipvs.model import (
+    DestAttrs,
+    DestKey,
+    IpvsProtocol,
+    Method,
+    ServiceAttrs,
+    ServiceEntry,
+    ServiceKey,
+    Table,
+)
 from ldirectord.ipvs.rules import sched_flag_order
 
 PROC_IP_VS = Path("/proc/net/ip_vs")
@@ -125,3 +140,71 @@ def format_table(table: Table, version: str) -> str:
                    for dkey in glibc_msort(list(entry.dests), _cmp_dests))
     return "".join(out)
 
+
+_FWD_WORD = {m.label: m for m in Method}
+
+_SERVICE_RE = re.compile(
+    r"^(?P<proto>TCP|UDP|FWM|SCTP)  (?P<where>\S+)(?P<v6> IPv6)? (?P<sched>\S+)"
+    r"(?: \((?P<flags>[^)]*)\))?(?: persistent (?P<timeout>\d+)(?: mask (?P<mask>\S+))?"
+    r"(?: pe \S+)?)?(?P<ops> ops)?\s*$")
+_DEST_RE = re.compile(r"^  -> (?P<addr>\S+)\s+(?P<a>\S+)\s+(?P<b>\d+)\s+(?P<c>\d+)\s+(?P<d>\d+)")
+
+
+def _addr_port(text: str) -> tuple[str, int, bool]:
+    host, _, port = text.rpartition(":")
+    if host.startswith("["):
+        return host[1:-1], int(port), True
+    return host, int(port), False
+
+
+def _service_key(match: re.Match[str]) -> ServiceKey:
+    if match["proto"] == "FWM":
+        return ServiceKey(IpvsProtocol.FWM, None, 0, fwmark=int(match["where"]),
+                          ipv6=bool(match["v6"]))
+    host, port, ipv6 = _addr_port(match["where"])
+    return ServiceKey(IpvsProtocol(match["proto"].lower()), host, port, ipv6=ipv6)
+
+
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    services: dict[ServiceKey, ServiceAttrs]
+    dests: dict[ServiceKey, dict[DestKey, tuple[str, int, int, int]]]
+
+
+def _parse_listing(text: str) -> _Listing:
+    services: dict[ServiceKey, ServiceAttrs] = {}
+    dests: dict[ServiceKey, dict[DestKey, tuple[str, int, int, int]]] = {}
+    current: ServiceKey | None = None
+    for line in text.splitlines():
+        if (m := _SERVICE_RE.match(line)) is not None:
+            if m["proto"] == "SCTP":  # never ours: skipped with its reals
+                current = None
+                continue
+            current = _service_key(m)
+            flags = frozenset(f for f in (m["flags"] or "").split(",") if f)
+            services[current] = ServiceAttrs(
+                scheduler=m["sched"],
+                persistent=int(m["timeout"]) if m["timeout"] is not None else None,
+                netmask=m["mask"], ops=bool(m["ops"]), schedflags=flags)
+            dests[current] = {}
+        elif (d := _DEST_RE.match(line)) is not None and current is not None:
+            host, port, _ = _addr_port(d["addr"])
+            dests[current][DestKey(host, port)] = (d["a"], int(d["b"]), int(d["c"]),
+                                                   int(d["d"]))
+    return _Listing(services, dests)
+
+
+def parse_tables(listing: str, thresholds: str) -> dict[ServiceKey, ServiceEntry]:
+    """The table from `ipvsadm -Ln` and `ipvsadm -Ln --thresholds` output."""
+    main, limits = _parse_listing(listing), _parse_listing(thresholds)
+    table: dict[ServiceKey, ServiceEntry] = {}
+    for key, attrs in main.services.items():
+        entries: dict[DestKey, DestAttrs] = {}
+        for dkey, (fwd, weight, active, inactive) in main.dests[key].items():
+            upper, lower = 0, 0
+            if (limit := limits.dests.get(key, {}).get(dkey)) is not None:
+                upper, lower = int(limit[0]), limit[1]
+            entries[dkey] = DestAttrs(_FWD_WORD.get(fwd, Method.ROUTE), weight, upper, lower,
+                                      active_conns=active, inactive_conns=inactive)
+        table[key] = ServiceEntry(attrs, entries)
+    return table
