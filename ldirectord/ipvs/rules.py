@@ -51,7 +51,6 @@ SCHEDULERS = frozenset(
 
 # IP_VS_SVC_F_* from include/uapi/linux/ip_vs.h
 SVC_F_PERSISTENT = 0x0001
-SVC_F_HASHED = 0x0002
 SVC_F_ONEPACKET = 0x0004
 SVC_F_SCHED1 = 0x0008
 SVC_F_SCHED2 = 0x0010
