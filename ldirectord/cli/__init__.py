@@ -60,6 +60,7 @@ This is free software, and you are welcome to redistribute it
 under certain conditions. See the GNU General Public Licence for details.
 """
 
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
