@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 from ldirectord.errors import IPVSError
 from ldirectord.invocation import ExitCode
-from ldirectord.ipvs.listing import format_table, version_line
+from ldirectord.ipvs.listing import format_table
 from ldirectord.ipvs.model import Table
 from ldirectord.ipvs.select import BackendKind, open_backend, open_kind
+
+PROC_IP_VS = Path("/proc/net/ip_vs")
+DEFAULT_VERSION_LINE = "IP Virtual Server version 1.2.1 (size=4096)"
+
+
+def version_line(proc: Path = PROC_IP_VS) -> str:
+    """`IP Virtual Server version x.y.z (size=N)`: the kernel's, or the usual one."""
+    try:
+        with proc.open() as f:
+            first = f.readline().strip()
+    except OSError:
+        return DEFAULT_VERSION_LINE
+    return first if first.startswith("IP Virtual Server version") else DEFAULT_VERSION_LINE
 
 
 async def _read_table(dry_run: bool) -> Table:

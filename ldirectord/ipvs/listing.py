@@ -10,7 +10,6 @@ import ipaddress
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 from ldirectord.ipvs.model import (
@@ -25,24 +24,12 @@ from ldirectord.ipvs.model import (
 )
 from ldirectord.ipvs.rules import sched_flag_order
 
-PROC_IP_VS = Path("/proc/net/ip_vs")
-DEFAULT_VERSION_LINE = "IP Virtual Server version 1.2.1 (size=4096)"
 _HEADER = ("Prot LocalAddress:Port Scheduler Flags\n"
            "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n")
 _AF_INET, _AF_INET6 = 2, 10
 _PROTO_NUMBER = {IpvsProtocol.TCP: 6, IpvsProtocol.UDP: 17, IpvsProtocol.FWM: 0}
 
 T = TypeVar("T")
-
-
-def version_line(proc: Path = PROC_IP_VS) -> str:
-    """`IP Virtual Server version x.y.z (size=N)`: the kernel's, or the usual one."""
-    try:
-        with proc.open() as f:
-            first = f.readline().strip()
-    except OSError:
-        return DEFAULT_VERSION_LINE
-    return first if first.startswith("IP Virtual Server version") else DEFAULT_VERSION_LINE
 
 
 # ipvsadm sorts with qsort() and comparators that subtract unsigned 32-bit words into an
@@ -130,7 +117,7 @@ def _dest_line(key: DestKey, d: DestAttrs) -> str:
 
 
 def format_table(table: Table, version: str) -> str:
-    """The table as `ipvsadm -Ln` prints it, under `version` (see `version_line`)."""
+    """The table as `ipvsadm -Ln` prints it, under `version` (the kernel's first line)."""
     out = [version + "\n", _HEADER]
     keys = glibc_msort(list(table), _cmp_services)
     for key in keys:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from ldirectord.ipvs.listing import format_table, version_line
+from ldirectord.cli.ipvs_dump import version_line
+from ldirectord.ipvs.listing import format_table
 from ldirectord.ipvs.memory import apply_ops
 from ldirectord.ipvs.netlink import NetlinkBackend
 from tests.kernel.conftest import HAVE_IPVS, NO_IPVS_REASON
