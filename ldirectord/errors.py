@@ -2,20 +2,19 @@
 
     LdirectordError
     ├── ConfigError            a config file is wrong; carries every ConfigMessage at once
-    ├── IPVSError              the kernel (or ipvsadm, or the memory table) refused an operation
-    │   ├── AlreadyExists      EEXIST: service or destination already there
-    │   ├── NotFound           ENOENT/ESRCH: no such service, destination or scheduler
-    │   ├── InvalidArgument    EINVAL and friends: the kernel rejected the values
-    │   ├── PermissionDenied   EPERM/EACCES: not root / no CAP_NET_ADMIN
-    │   └── IPVSUnavailable    no IPVS in this kernel, no netlink family, no ipvsadm
-    └── CheckerBug             a checker raised: a bug of ours, logged and counted as a failure
+    └── IPVSError              the kernel (or ipvsadm, or the memory table) refused an operation
+        ├── AlreadyExists      EEXIST: service or destination already there
+        ├── NotFound           ENOENT/ESRCH: no such service, destination or scheduler
+        ├── InvalidArgument    EINVAL and friends: the kernel rejected the values
+        ├── PermissionDenied   EPERM/EACCES: not root / no CAP_NET_ADMIN
+        └── IPVSUnavailable    no IPVS in this kernel, no netlink family, no ipvsadm
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from ldirectord.logsetup import escape_controls
 
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
 
 class LdirectordError(Exception):
     """Base of every error this package raises on purpose."""
-
-    exit_code: ClassVar[int] = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +47,6 @@ class ConfigMessage:
 
 class ConfigError(LdirectordError):
     """One or more problems in a config file; `errors` holds them sorted by line."""
-
-    exit_code: ClassVar[int] = 2
 
     def __init__(
         self,
@@ -88,8 +83,4 @@ class PermissionDenied(IPVSError):
 
 
 class IPVSUnavailable(IPVSError):
-    pass
-
-
-class CheckerBug(LdirectordError):
     pass

@@ -1,4 +1,4 @@
-"""Where things live on disk: config-file lookup, the instance name and the pid file path."""
+"""Where things live on disk: config-file lookup and the instance name."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Final
 CONFIG_DIRS: Final[tuple[str, ...]] = ("/etc/ha.d", "/etc/ha.d/conf")
 #: The config used when only an action is given.
 DEFAULT_CONFIG: Final = "ldirectord.cf"
-RUN_DIR: Final = "/var/run"
 
 
 def config_candidates(arg: str, dirs: Sequence[str] = CONFIG_DIRS) -> list[str]:
@@ -57,7 +56,3 @@ def instance_name(args: Sequence[str]) -> str:
         return os.path.basename(args[0].rstrip("/")) or args[0]
     return "ldirectord"
 
-
-def pid_file(name: str) -> str:
-    """The pid file of instance `name`: `/var/run/ldirectord.<name>.pid`."""
-    return f"{RUN_DIR}/ldirectord.{name}.pid"

@@ -8,5 +8,6 @@ Public entry points:
   `apply_ops(table, ops)`: a table that refuses what the kernel refuses.
 - `ldirectord.ipvs.ipvsadm.ipvsadm_args(op)` / `ipvsadm_command(op)`: an operation as the
   original's ipvsadm command line (dry-run and debug output).
-- `ldirectord.ipvs.dump.format_table(table)`: the table as `ipvsadm -Ln` prints it.
+- `ldirectord.ipvs.listing.format_table(table, version)` / `parse_tables(...)`: the table
+  as `ipvsadm -Ln` prints it, and back.
 """

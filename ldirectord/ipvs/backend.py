@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from ldirectord.ipvs.model import Op, Table
+from ldirectord.ipvs.model import AddDest, AddService, EditDest, EditService, Op, Table
+from ldirectord.ipvs.rules import check_dest, check_service
 
 
 class Backend(Protocol):
@@ -24,3 +25,12 @@ class Backend(Protocol):
     async def apply(self, ops: Sequence[Op]) -> None: ...
 
     async def close(self) -> None: ...
+
+
+def check_op(op: Op) -> None:
+    """Refuse `op` as ipvsadm or the kernel would, before a backend sends it."""
+    match op:
+        case AddService(key, attrs) | EditService(key, attrs):
+            check_service(key, attrs, op)
+        case AddDest(key, dest, attrs) | EditDest(key, dest, attrs):
+            check_dest(key, dest, attrs, op)

@@ -2,11 +2,9 @@
 
 pyroute2's IPVS module defines the wire format we follow, and tests/kernel/test_genl.py
 checks our bytes against its encoder and our decoder against its messages. We do not call
-it at run time, for two measured reasons (Debian 6.1 kernel under QEMU/TCG):
-each pyroute2 request costs ~12 ms against ~0.2 ms for a packed one (70x; a daemon
-restoring a thousand reals at once would stall, and netlink would be only ~8x faster than
-spawning ipvsadm), and `import pyroute2` loads its whole package (0.2 s natively, 10-30 s
-under emulation, paid by every daemon start and `--ipvs-dump`).
+it at run time: its requests are slow and its import is large (docs/ipvs.md has the
+figures). Dump answers are decoded into the model's values here too (`service_from`,
+`dest_from`).
 
 Every write waits for its ACK before the next is sent, so the kernel's answer to each
 operation is known (a batch would go on after a refusal).
@@ -19,15 +17,19 @@ import os
 import socket
 import struct
 import sys
+from collections.abc import Sequence
 from enum import IntEnum
 
-from ldirectord.ipvs.model import DestAttrs, DestKey, IpvsProtocol, ServiceAttrs, ServiceKey
+from ldirectord.ipvs.model import DestAttrs, DestKey, IpvsProtocol, Method, ServiceAttrs, ServiceKey
 from ldirectord.ipvs.rules import (
+    SCHED_FLAG_MASK,
     SVC_F_ONEPACKET,
     SVC_F_PERSISTENT,
     is_ipv6,
+    netmask_text,
     netmask_value,
     sched_flag_bits,
+    sched_flag_names,
 )
 
 NETLINK_GENERIC = 16
@@ -56,6 +58,8 @@ _GENLHDR = struct.Struct("=BBH")
 _NLA = struct.Struct("=HH")
 
 PROTO_NUMBERS = {IpvsProtocol.TCP: socket.IPPROTO_TCP, IpvsProtocol.UDP: socket.IPPROTO_UDP}
+_PROTOCOLS = {number: protocol for protocol, number in PROTO_NUMBERS.items()}
+IP_VS_CONN_F_FWD_MASK = 0x7
 
 
 class Cmd(IntEnum):
@@ -179,6 +183,65 @@ def address(raw: bytes, family: int) -> str:
     if family == socket.AF_INET6:
         return socket.inet_ntop(socket.AF_INET6, raw[:16])
     return socket.inet_ntop(socket.AF_INET, raw[:4])
+
+
+def service_from(raw: dict[int, bytes]) -> tuple[ServiceKey, ServiceAttrs] | None:
+    """The service in a dump answer; None for a protocol we never manage (e.g. SCTP)."""
+    family = u16(raw[SVC_AF])
+    ipv6 = family == socket.AF_INET6
+    fwmark = u32(raw[SVC_FWMARK]) if SVC_FWMARK in raw else 0
+    if fwmark:
+        key = ServiceKey(IpvsProtocol.FWM, None, 0, fwmark=fwmark, ipv6=ipv6)
+    elif (protocol := _PROTOCOLS.get(u16(raw[SVC_PROTOCOL]))) is None:
+        return None
+    else:
+        key = ServiceKey(protocol, address(raw[SVC_ADDR], family), be16(raw[SVC_PORT]),
+                         ipv6=ipv6)
+    scheduler = raw.get(SVC_SCHED_NAME, b"").split(b"\0", 1)[0].decode()
+    flags = u32(raw[SVC_FLAGS]) if SVC_FLAGS in raw else 0
+    persistent = u32(raw[SVC_TIMEOUT]) if flags & SVC_F_PERSISTENT else None
+    # An IPv6 prefix length travels in host byte order in this be32 field.
+    mask = int.from_bytes(raw.get(SVC_NETMASK, b"\xff" * 4)[:4],
+                          sys.byteorder if ipv6 else "big")
+    attrs = ServiceAttrs(
+        scheduler=scheduler,
+        persistent=persistent,
+        netmask=netmask_text(ipv6, mask) if persistent is not None else None,
+        ops=bool(flags & SVC_F_ONEPACKET),
+        schedflags=sched_flag_names(scheduler, flags & SCHED_FLAG_MASK),
+    )
+    return key, attrs
+
+
+def dest_from(raw: dict[int, bytes], service_family: int) -> tuple[DestKey, DestAttrs]:
+    """The destination in a dump answer; its family defaults to its service's."""
+    family = u16(raw[DEST_ADDR_FAMILY]) if DEST_ADDR_FAMILY in raw else service_family
+    # The raw forwarding bits (pyroute2 0.9.7's IPVSDest.from_message reports a default).
+    fwd = u32(raw[DEST_FWD_METHOD]) & IP_VS_CONN_F_FWD_MASK
+    method = Method(fwd) if fwd in Method._value2member_map_ else Method.ROUTE
+
+    def number(kind: int) -> int:
+        return u32(raw[kind]) if kind in raw else 0
+
+    attrs = DestAttrs(method=method, weight=number(DEST_WEIGHT),
+                      upper_threshold=number(DEST_U_THRESH),
+                      lower_threshold=number(DEST_L_THRESH),
+                      active_conns=number(DEST_ACTIVE_CONNS),
+                      inactive_conns=number(DEST_INACT_CONNS))
+    return DestKey(address(raw[DEST_ADDR], family), be16(raw[DEST_PORT])), attrs
+
+
+def services_from(answers: Sequence[bytes]) -> list[tuple[ServiceKey, ServiceAttrs]]:
+    """The services of a GET_SERVICE dump, in kernel order, without those we never manage."""
+    services = (service_from(parse_attrs(parse_attrs(answer)[CMD_ATTR_SERVICE]))
+                for answer in answers)
+    return [service for service in services if service is not None]
+
+
+def dests_from(answers: Sequence[bytes], ipv6: bool) -> dict[DestKey, DestAttrs]:
+    """The destinations of a GET_DEST dump of a service (`ipv6`: the service's family)."""
+    return dict(dest_from(parse_attrs(parse_attrs(answer)[CMD_ATTR_DEST]), _af(ipv6))
+                for answer in answers)
 
 
 class GenlSocket:

@@ -1,9 +1,9 @@
-"""The ipvsadm backend: runs the `ipvsadm` command (no shell) and parses what it prints.
+"""The ipvsadm backend: runs the `ipvsadm` command (no shell) and reads what it prints.
 
 `ipvsadm_args(op)` renders an operation as the original ldirectord's exact command line
 (SPEC Part B §5.1); the daemon prints it in dry-run and debug mode, and this backend runs
 exactly that. The table is read from `ipvsadm -Ln` (services, forwarding, weights,
-counters) and `ipvsadm -Ln --thresholds` (thresholds). `Local` forwarding is understood.
+counters) and `ipvsadm -Ln --thresholds` (thresholds), parsed by `ldirectord.ipvs.listing`.
 
 ipvsadm itself, not the kernel, moves a gate or ipip real of a TCP/UDP service to the
 service's port, and a real given without a port (we always give one) to the same port.
@@ -12,45 +12,33 @@ service's port, and a real given without a port (we always give one) to the same
 from __future__ import annotations
 
 import asyncio
-import re
+import errno
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, assert_never
 
-from ldirectord.errors import (
-    AlreadyExists,
-    InvalidArgument,
-    IPVSError,
-    IPVSUnavailable,
-    NotFound,
-    PermissionDenied,
-)
+from ldirectord.errors import InvalidArgument, IPVSError, IPVSUnavailable, PermissionDenied
+from ldirectord.ipvs.backend import Backend, check_op
+from ldirectord.ipvs.listing import parse_tables
 from ldirectord.ipvs.model import (
     AddDest,
     AddService,
     DelDest,
     DelService,
-    DestAttrs,
-    DestKey,
     EditDest,
     EditService,
     IpvsProtocol,
     Method,
     Op,
     ServiceAttrs,
-    ServiceEntry,
     ServiceKey,
     Table,
 )
-from ldirectord.ipvs.rules import check_dest, check_service, sched_flag_order
-
-if TYPE_CHECKING:
-    from ldirectord.ipvs.backend import Backend
+from ldirectord.ipvs.rules import refusal, sched_flag_order
+from ldirectord.netloc import netloc
 
 IPVSADM = "ipvsadm"
 _FWD_FLAG = {Method.ROUTE: "-g", Method.MASQ: "-m", Method.TUNNEL: "-i"}
-_FWD_WORD = {m.label: m for m in Method}
 
 
 def service_args(key: ServiceKey) -> list[str]:
@@ -58,8 +46,7 @@ def service_args(key: ServiceKey) -> list[str]:
     if key.fwmark is not None:
         return ["-f", str(key.fwmark), *(["-6"] if key.ipv6 else [])]
     flag = "-u" if key.protocol is IpvsProtocol.UDP else "-t"
-    host = f"[{key.address}]" if key.ipv6 else key.address
-    return [flag, f"{host}:{key.port}"]
+    return [flag, netloc(str(key.address), key.port)]
 
 
 def _service_attr_args(attrs: ServiceAttrs) -> list[str]:
@@ -117,95 +104,25 @@ def ipvsadm_command(op: Op) -> str:
 
 # ---- errors -----------------------------------------------------------------------------
 
-_ERRORS: tuple[tuple[str, type[IPVSError]], ...] = (
-    ("already exists", AlreadyExists),
-    ("No such service", NotFound),
-    ("No such destination", NotFound),
-    ("Service not defined", NotFound),
-    ("not found", NotFound),
-    ("Permission denied", PermissionDenied),
-    ("not permitted", PermissionDenied),
-    ("IpvsProtocol not available", IPVSUnavailable),
-    ("Can't initialize ipvs", IPVSUnavailable),
+#: The errno behind each of ipvsadm's messages: its wording of the kernel's answer.
+_ERRNOS: tuple[tuple[str, int], ...] = (
+    ("already exists", errno.EEXIST),
+    ("No such service", errno.ESRCH),
+    ("No such destination", errno.ENOENT),
+    ("Service not defined", errno.ESRCH),
+    ("not found", errno.ENOENT),
+    ("Permission denied", errno.EACCES),
+    ("not permitted", errno.EPERM),
+    ("Protocol not available", errno.ENOPROTOOPT),
+    ("Can't initialize ipvs", errno.ENOPROTOOPT),
 )
 
 
 def error_for(text: str, op: Op | None = None) -> IPVSError:
     """The exception for ipvsadm's error message (EINVAL, ERANGE, usage: InvalidArgument)."""
     message = text.strip() or "ipvsadm failed"
-    for needle, kind in _ERRORS:
-        if needle in message:
-            return kind(message, op)
-    return InvalidArgument(message, op)
-
-
-# ---- parsing ----------------------------------------------------------------------------
-
-_SERVICE_RE = re.compile(
-    r"^(?P<proto>TCP|UDP|FWM|SCTP)  (?P<where>\S+)(?P<v6> IPv6)? (?P<sched>\S+)"
-    r"(?: \((?P<flags>[^)]*)\))?(?: persistent (?P<timeout>\d+)(?: mask (?P<mask>\S+))?"
-    r"(?: pe \S+)?)?(?P<ops> ops)?\s*$")
-_DEST_RE = re.compile(r"^  -> (?P<addr>\S+)\s+(?P<a>\S+)\s+(?P<b>\d+)\s+(?P<c>\d+)\s+(?P<d>\d+)")
-
-
-def _addr_port(text: str) -> tuple[str, int, bool]:
-    host, _, port = text.rpartition(":")
-    if host.startswith("["):
-        return host[1:-1], int(port), True
-    return host, int(port), False
-
-
-def _service_key(match: re.Match[str]) -> ServiceKey:
-    if match["proto"] == "FWM":
-        return ServiceKey(IpvsProtocol.FWM, None, 0, fwmark=int(match["where"]),
-                          ipv6=bool(match["v6"]))
-    host, port, ipv6 = _addr_port(match["where"])
-    return ServiceKey(IpvsProtocol(match["proto"].lower()), host, port, ipv6=ipv6)
-
-
-@dataclass(frozen=True, slots=True)
-class _Listing:
-    services: dict[ServiceKey, ServiceAttrs]
-    dests: dict[ServiceKey, dict[DestKey, tuple[str, int, int, int]]]
-
-
-def _parse_listing(text: str) -> _Listing:
-    services: dict[ServiceKey, ServiceAttrs] = {}
-    dests: dict[ServiceKey, dict[DestKey, tuple[str, int, int, int]]] = {}
-    current: ServiceKey | None = None
-    for line in text.splitlines():
-        if (m := _SERVICE_RE.match(line)) is not None:
-            if m["proto"] == "SCTP":  # never ours: skipped with its reals
-                current = None
-                continue
-            current = _service_key(m)
-            flags = frozenset(f for f in (m["flags"] or "").split(",") if f)
-            services[current] = ServiceAttrs(
-                scheduler=m["sched"],
-                persistent=int(m["timeout"]) if m["timeout"] is not None else None,
-                netmask=m["mask"], ops=bool(m["ops"]), schedflags=flags)
-            dests[current] = {}
-        elif (d := _DEST_RE.match(line)) is not None and current is not None:
-            host, port, _ = _addr_port(d["addr"])
-            dests[current][DestKey(host, port)] = (d["a"], int(d["b"]), int(d["c"]),
-                                                   int(d["d"]))
-    return _Listing(services, dests)
-
-
-def parse_tables(listing: str, thresholds: str) -> dict[ServiceKey, ServiceEntry]:
-    """The table from `ipvsadm -Ln` and `ipvsadm -Ln --thresholds` output."""
-    main, limits = _parse_listing(listing), _parse_listing(thresholds)
-    table: dict[ServiceKey, ServiceEntry] = {}
-    for key, attrs in main.services.items():
-        entries: dict[DestKey, DestAttrs] = {}
-        for dkey, (fwd, weight, active, inactive) in main.dests[key].items():
-            upper, lower = 0, 0
-            if (limit := limits.dests.get(key, {}).get(dkey)) is not None:
-                upper, lower = int(limit[0]), limit[1]
-            entries[dkey] = DestAttrs(_FWD_WORD.get(fwd, Method.ROUTE), weight, upper, lower,
-                                      active_conns=active, inactive_conns=inactive)
-        table[key] = ServiceEntry(attrs, entries)
-    return table
+    code = next((code for needle, code in _ERRNOS if needle in message), errno.EINVAL)
+    return refusal(code, message, op)
 
 
 # ---- the backend ------------------------------------------------------------------------
@@ -257,11 +174,7 @@ class IpvsadmBackend:
 
     async def apply(self, ops: Sequence[Op]) -> None:
         for op in ops:
-            match op:
-                case AddService(key, attrs) | EditService(key, attrs):
-                    check_service(key, attrs, op)
-                case AddDest(key, dest, attrs) | EditDest(key, dest, attrs):
-                    check_dest(key, dest, attrs, op)
+            check_op(op)
             code, out, err = await self._run(ipvsadm_args(op))
             if code != 0:
                 raise error_for(err or out, op)

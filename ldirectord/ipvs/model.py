@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
+from ldirectord.netloc import netloc
+
 
 class Forwarding(StrEnum):
     """Forwarding method of a real or fallback server (ipvsadm -g / -m / -i)."""
@@ -62,8 +64,7 @@ class ServiceKey:
     def __str__(self) -> str:
         if self.fwmark is not None:
             return f"FWM  {self.fwmark}{' IPv6' if self.ipv6 else ''}"
-        host = f"[{self.address}]" if self.ipv6 else self.address
-        return f"{self.protocol.value.upper()}  {host}:{self.port}"
+        return f"{self.protocol.value.upper()}  {netloc(str(self.address), self.port)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +86,7 @@ class DestKey:
     port: int
 
     def __str__(self) -> str:
-        host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"{host}:{self.port}"
+        return netloc(self.address, self.port)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """The kernel's (and ipvsadm's) rules for IPVS values, shared by every backend.
 
-Each backend checks an operation with the same functions before it acts, so the memory
-table refuses exactly what the kernel or ipvsadm refuses, with the same exception type:
+Each backend checks an operation with the same functions before it acts (the memory
+table directly, the others through `backend.check_op`), so the memory table refuses
+exactly what the kernel or ipvsadm refuses, with the same exception type:
 
     what                                         kernel / ipvsadm says     we raise
     unknown scheduler                            ENOENT                    NotFound
@@ -12,17 +13,28 @@ table refuses exactly what the kernel or ipvsadm refuses, with the same exceptio
     IPv4 real in an IPv6 service (or the         EINVAL                    InvalidArgument
       reverse) unless forwarding is ipip
 
-Values are also brought to the one form the kernel reports back (`canonical_service`):
-a netmask of all ones is "no mask", a netmask without persistence is dropped, and
+An errno the kernel answers with (over netlink, or in ipvsadm's words) is one exception
+type whichever backend met it (`refusal`).
+Values are also brought to the one form the kernel reports back (`check_service` returns
+it): a netmask of all ones is "no mask", a netmask without persistence is dropped, and
 scheduler flags are named as `ipvsadm` names them for the service's scheduler.
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import replace
 
-from ldirectord.errors import InvalidArgument, NotFound
+from ldirectord.errors import (
+    AlreadyExists,
+    InvalidArgument,
+    IPVSError,
+    IPVSUnavailable,
+    NotFound,
+    PermissionDenied,
+)
 from ldirectord.ipvs.model import (
     DestAttrs,
     DestKey,
@@ -39,7 +51,6 @@ SCHEDULERS = frozenset(
 
 # IP_VS_SVC_F_* from include/uapi/linux/ip_vs.h
 SVC_F_PERSISTENT = 0x0001
-SVC_F_HASHED = 0x0002
 SVC_F_ONEPACKET = 0x0004
 SVC_F_SCHED1 = 0x0008
 SVC_F_SCHED2 = 0x0010
@@ -173,3 +184,22 @@ def check_dest(key: ServiceKey, dest: DestKey, attrs: DestAttrs, op: Op | None =
     if is_ipv6(dest.address) != key.ipv6 and attrs.method is not Method.TUNNEL:
         raise InvalidArgument(
             "Different address family is allowed only for tunneling servers", op)
+
+
+_KIND_BY_ERRNO: Mapping[int, type[IPVSError]] = {
+    errno.EEXIST: AlreadyExists,
+    errno.ENOENT: NotFound,
+    errno.ESRCH: NotFound,
+    errno.EPERM: PermissionDenied,
+    errno.EACCES: PermissionDenied,
+    errno.EINVAL: InvalidArgument,
+    errno.ERANGE: InvalidArgument,
+    errno.EAFNOSUPPORT: InvalidArgument,
+    errno.EOPNOTSUPP: InvalidArgument,
+    errno.ENOPROTOOPT: IPVSUnavailable,
+}
+
+
+def refusal(code: int, message: str, op: Op | None = None) -> IPVSError:
+    """The exception for a request the kernel refused with errno `code` (else EINVAL's)."""
+    return _KIND_BY_ERRNO.get(code, InvalidArgument)(message, op)

@@ -12,6 +12,9 @@ from enum import StrEnum
 
 from ldirectord.errors import InvalidArgument, IPVSUnavailable
 from ldirectord.ipvs.backend import Backend
+from ldirectord.ipvs.ipvsadm import IpvsadmBackend
+from ldirectord.ipvs.memory import MemoryBackend
+from ldirectord.ipvs.netlink import NetlinkBackend
 
 ENV_VAR = "LDIRECTORD_IPVS"
 
@@ -38,16 +41,10 @@ async def open_kind(kind: BackendKind) -> Backend:
     """Open one backend; `IPVSUnavailable` when it cannot be used here."""
     match kind:
         case BackendKind.NETLINK:
-            from ldirectord.ipvs.netlink import NetlinkBackend
-
             return await NetlinkBackend.open()
         case BackendKind.IPVSADM:
-            from ldirectord.ipvs.ipvsadm import IpvsadmBackend
-
             return await IpvsadmBackend.open()
         case BackendKind.MEMORY:
-            from ldirectord.ipvs.memory import MemoryBackend
-
             return MemoryBackend()
 
 

@@ -22,15 +22,18 @@ from dataclasses import dataclass
 from ldirectord import COMPAT_VERSION
 from ldirectord.config.model import Config
 from ldirectord.errors import IPVSError
+from ldirectord.invocation import ExitCode
+from ldirectord.ipvs import select
 from ldirectord.ipvs.backend import Backend
+from ldirectord.ipvs.ipvsadm import ipvsadm_command
+from ldirectord.ipvs.memory import MemoryBackend
 from ldirectord.ipvs.model import Op, Table
 from ldirectord.logsetup import log
 from ldirectord.runtime import pidfile
 from ldirectord.runtime.daemonize import Readiness, daemonize
 from ldirectord.runtime.effects import alerts_for
 from ldirectord.runtime.owned import Ownership
-
-EXIT_NO_IPVS = 2
+from ldirectord.runtime.supervisor import Supervisor
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +57,6 @@ class PrintingBackend:
         return await self.inner.read()
 
     async def apply(self, ops: Sequence[Op]) -> None:
-        from ldirectord.ipvs.ipvsadm import ipvsadm_command
-
         for op in ops:
             log.info("Running system(%s)", ipvsadm_command(op))
         await self.inner.apply(ops)
@@ -69,8 +70,6 @@ def _one_line(exc: Exception) -> str:
 
 
 def memory_backend() -> Backend:
-    from ldirectord.ipvs.memory import MemoryBackend
-
     return PrintingBackend(MemoryBackend())
 
 
@@ -79,8 +78,6 @@ async def open_daemon_backend(opts: DaemonOptions) -> Backend:
     if opts.dry_run:
         log.info("Dry run: using an in-memory IPVS table, the kernel is not touched")
         return memory_backend()
-    from ldirectord.ipvs import select
-
     forced = os.environ.get(select.ENV_VAR, "")
     try:
         backend = await select.open_backend()
@@ -98,13 +95,11 @@ async def open_daemon_backend(opts: DaemonOptions) -> Backend:
 
 async def serve(config: Config, opts: DaemonOptions, readiness: Readiness) -> int:
     """Run the daemon until it is stopped; returns the exit code."""
-    from ldirectord.runtime.supervisor import Supervisor
-
     try:
         backend = await open_daemon_backend(opts)
     except IPVSError as exc:
         log.info("Could not open IPVS: %s", _one_line(exc))
-        return EXIT_NO_IPVS
+        return ExitCode.INVALID
     supervisor = Supervisor(config, backend, on_ready=readiness.ready,
                             alerts=alerts_for(config), cfgname=opts.name, debug=opts.debug)
     supervisor.controller.ownership = Ownership.of_instance(
@@ -126,9 +121,9 @@ def start_daemon(config: Config, opts: DaemonOptions) -> int:
         pidfile.write(opts.pid_path)
     except OSError:
         log.info("Can not open %s", opts.pid_path)
-        readiness.failed(1)
-        return 1
-    code = 1
+        readiness.failed(ExitCode.FAILURE)
+        return ExitCode.FAILURE
+    code: int = ExitCode.FAILURE
     try:
         code = asyncio.run(serve(config, opts, readiness))
         return code

@@ -17,6 +17,8 @@ import select
 import sys
 import time
 
+from ldirectord.invocation import ExitCode
+
 #: How long `start` waits for the daemon's readiness before giving up (it keeps running).
 READY_TIMEOUT = 60.0
 
@@ -37,10 +39,10 @@ class Readiness:
         self._fd = None
 
     def ready(self) -> None:
-        self._send(0)
+        self._send(ExitCode.OK)
 
     def failed(self, code: int) -> None:
-        self._send(code & 0xFF or 1)
+        self._send(code & 0xFF or ExitCode.FAILURE)
 
 
 def _wait_parent(rfd: int, timeout: float) -> int:
@@ -50,12 +52,12 @@ def _wait_parent(rfd: int, timeout: float) -> int:
         left = deadline - time.monotonic()
         if left <= 0:
             sys.stderr.write("ldirectord: the daemon did not report ready in time\n")
-            return 1
+            return ExitCode.FAILURE
         readable, _, _ = select.select([rfd], [], [], left)
         if readable:
             data = os.read(rfd, 1)
-            code = data[0] if data else 1
-            if code != 0:
+            code = data[0] if data else ExitCode.FAILURE
+            if code != ExitCode.OK:
                 sys.stderr.write(f"ldirectord: the daemon did not start (exit status {code}); "
                                  "see its log\n")
             return code
@@ -82,10 +84,10 @@ def daemonize(timeout: float = READY_TIMEOUT) -> Readiness:
     try:
         os.setsid()
     except OSError:
-        os.write(wfd, b"\x01")
-        os._exit(1)
+        os.write(wfd, bytes([ExitCode.FAILURE]))
+        os._exit(ExitCode.FAILURE)
     if os.fork() > 0:
-        os._exit(0)
+        os._exit(ExitCode.OK)
     os.chdir("/")
     _to_devnull()
     return Readiness(wfd)

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+from ldirectord.invocation import Action, ExitCode, Flag, UsageError, parse_argv
 from ldirectord.logsetup import log
 
 
@@ -33,16 +34,14 @@ def self_command() -> list[str]:
 
 def inherited_options(argv: Sequence[str]) -> list[str]:
     """The options of command line `argv` (ours, without argv[0]) that children get."""
-    from ldirectord.cli import UsageError, parse_argv
-
     try:
         flags = parse_argv(argv).flags
     except UsageError:  # not our command line (an embedding program's): no options
         return []
-    return ["--dry-run"] if "dry-run" in flags else []
+    return [f"--{Flag.DRY_RUN}"] if Flag.DRY_RUN in flags else []
 
 
-def run_children(names: Sequence[str], action: str) -> None:
+def run_children(names: Sequence[str], action: Action) -> None:
     """Run `action` on every sub-instance, in order, waiting for each (CLI use)."""
     for name in names:
         try:
@@ -52,7 +51,7 @@ def run_children(names: Sequence[str], action: str) -> None:
             log.info("system(%s %s %s) failed: %s", self_command()[0], name, action, exc)
 
 
-async def run_child(name: str, action: str) -> int:
+async def run_child(name: str, action: Action) -> int:
     """Run `action` on one sub-instance from inside the daemon; returns its exit status."""
     cmd = self_command()
     try:
@@ -61,8 +60,8 @@ async def run_child(name: str, action: str) -> int:
         status = await proc.wait()
     except OSError as exc:
         log.info("system(%s %s %s) failed: %s", cmd[0], name, action, exc.strerror or exc)
-        return 127
-    if status != 0:
+        return ExitCode.NOT_RUN
+    if status != ExitCode.OK:
         log.info("system(%s %s %s) failed: exit status %d", cmd[0], name, action, status)
     return status
 
@@ -71,10 +70,10 @@ async def reload_children(old: Sequence[str], new: Sequence[str]) -> None:
     """Stop children that disappeared, reload (else start) those kept, start new ones."""
     for name in old:
         if name not in new:
-            await run_child(name, "stop")
+            await run_child(name, Action.STOP)
     for name in new:
         if name in old:
-            if await run_child(name, "reload") != 0:
-                await run_child(name, "start")
+            if await run_child(name, Action.RELOAD) != ExitCode.OK:
+                await run_child(name, Action.START)
         else:
-            await run_child(name, "start")
+            await run_child(name, Action.START)

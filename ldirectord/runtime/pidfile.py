@@ -23,6 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from ldirectord.invocation import UsageError, parse_argv
+from ldirectord.paths import instance_name
+
 DEFAULT_RUNDIR = "/var/run"
 PROGRAM = "ldirectord"
 #: `python -m <module>` forms that run our command line.
@@ -101,16 +104,11 @@ def is_our_command(argv: Sequence[str], name: str) -> bool:
         args = None
     if args is None:
         return False
-    from ldirectord.cli import ACTIONS, UsageError, parse_argv
-    from ldirectord.paths import instance_name
-
     try:
         inv = parse_argv(args)
     except UsageError:
         return False
-    if not 1 <= len(inv.args) <= 2 or inv.args[-1] not in ACTIONS:
-        return False
-    return instance_name(list(inv.args)) == name
+    return inv.action is not None and instance_name(list(inv.args)) == name
 
 
 def command_line(pid: int) -> list[str] | None:

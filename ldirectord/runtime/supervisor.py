@@ -39,6 +39,7 @@ from checkers.base import Result
 from ldirectord import engine
 from ldirectord.config.model import CheckType, Config, DaemonState
 from ldirectord.engine import CheckId, Probe, RealGroup
+from ldirectord.invocation import Action, ExitCode
 from ldirectord.ipvs.backend import Backend
 from ldirectord.logsetup import configure, dest_for, log
 from ldirectord.runtime.configload import describe, load_file, load_for_reload
@@ -134,7 +135,7 @@ class Supervisor:
         self._watch: ConfigWatch | None = None
         self._maintenance: Maintenance | None = None
         self._background: set[asyncio.Task[Any]] = set()
-        self.exit_code = 0
+        self.exit_code = ExitCode.OK
 
     @property
     def config(self) -> Config:
@@ -166,14 +167,14 @@ class Supervisor:
 
     # -- the task tree -----------------------------------------------------------------
 
-    async def run(self) -> int:
+    async def run(self) -> ExitCode:
         """Start, serve until a stop request, clean up; returns the exit code."""
         if self._signals:
             self._install_signals()
         try:
             try:
                 if not await self.controller.start():
-                    return 1
+                    return ExitCode.FAILURE
                 self._set_maintenance()
                 if self._on_ready is not None:
                     self._on_ready()
@@ -185,7 +186,7 @@ class Supervisor:
                     self._watch = ConfigWatch(self.clock, self)
                     self._spawn(self._watch.run(), "config-watch")
                     for name in self.config.execute:
-                        self._spawn(run_child(name, "start"), f"execute {name}")
+                        self._spawn(run_child(name, Action.START), f"execute {name}")
                     signame = await self._control()
                     await self._cancel_all()
             except Exception as exc:  # a bug of ours: say so, exit 1, touch nothing
@@ -358,7 +359,7 @@ class Supervisor:
         """
         self._stopping = True
         self.controller.state = DaemonState.STOPPING
-        self.exit_code = 1
+        self.exit_code = ExitCode.FAILURE
         log.info("Internal error, stopping: %s; leaving the IPVS table as it is",
                  describe(exc))
         log.debug("%s", "".join(traceback.format_exception(exc)).rstrip())
@@ -379,7 +380,7 @@ class Supervisor:
         for name in self.config.execute:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(CHILD_STOP_TIMEOUT):
-                    await run_child(name, "stop")
+                    await run_child(name, Action.STOP)
         # Shielded: a cancellation now must not leave a half-cleaned table.
         await asyncio.shield(self.controller.stop())
         await self._drain()

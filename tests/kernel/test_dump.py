@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from ldirectord.ipvs.dump import format_table
+from ldirectord.cli.ipvs_dump import version_line
+from ldirectord.ipvs.listing import format_table
 from ldirectord.ipvs.memory import apply_ops
 from ldirectord.ipvs.netlink import NetlinkBackend
 from tests.kernel.conftest import HAVE_IPVS, NO_IPVS_REASON
@@ -60,7 +61,7 @@ async def test_ipvs_dump_prints_what_ipvsadm_prints(backend: str | None) -> None
 @pytest.mark.asyncio
 @pytest.mark.usefixtures("full_table")
 async def test_format_table_of_the_memory_table_equals_ipvsadm() -> None:
-    assert format_table(apply_ops({}, ALL_OPS)) == ipvsadm_ln()
+    assert format_table(apply_ops({}, ALL_OPS), version_line()) == ipvsadm_ln()
 
 
 @pytest.mark.asyncio

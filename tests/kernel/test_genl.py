@@ -19,7 +19,7 @@ from ldirectord.ipvs import genl
 from ldirectord.ipvs.genl import Cmd
 from ldirectord.ipvs.memory import MemoryBackend
 from ldirectord.ipvs.model import DestAttrs, DestKey, Method, ServiceAttrs, ServiceKey
-from ldirectord.ipvs.netlink import _dest_from, _service_from, map_exceptions
+from ldirectord.ipvs.netlink import map_exceptions
 from ldirectord.ipvs.select import ENV_VAR, forced_kind, open_backend
 from tests.kernel.entries import fwm, tcp, udp
 
@@ -121,7 +121,7 @@ def test_decode_services_and_dests_encoded_by_pyroute2() -> None:
         ("IPVS_SVC_ATTR_TIMEOUT", 90),
         ("IPVS_SVC_ATTR_NETMASK", socket.inet_ntoa((48).to_bytes(4, "little"))),
     ], "service")
-    service = _service_from(genl.parse_attrs(svc))
+    service = genl.service_from(genl.parse_attrs(svc))
     assert service is not None
     key, attrs = service
     assert key == udp("2001:db8::53", 53)
@@ -132,7 +132,7 @@ def test_decode_services_and_dests_encoded_by_pyroute2() -> None:
                          ("IPVS_SVC_ATTR_TIMEOUT", 0),
                          ("IPVS_SVC_ATTR_NETMASK", "255.255.255.255")],
                         "service")
-    assert _service_from(genl.parse_attrs(mark)) == (fwm(7), ServiceAttrs("wrr"))
+    assert genl.service_from(genl.parse_attrs(mark)) == (fwm(7), ServiceAttrs("wrr"))
     dest = kernel_style([
         ("IPVS_DEST_ATTR_ADDR", "10.0.0.7"), ("IPVS_DEST_ATTR_PORT", 443),
         ("IPVS_DEST_ATTR_FWD_METHOD", 2 | 0x100), ("IPVS_DEST_ATTR_WEIGHT", 4),
@@ -140,7 +140,7 @@ def test_decode_services_and_dests_encoded_by_pyroute2() -> None:
         ("IPVS_DEST_ATTR_ACTIVE_CONNS", 5), ("IPVS_DEST_ATTR_INACT_CONNS", 6),
         ("IPVS_DEST_ATTR_ADDR_FAMILY", 2),
     ], "dest")
-    dkey, dattrs = _dest_from(genl.parse_attrs(dest), socket.AF_INET6)
+    dkey, dattrs = genl.dest_from(genl.parse_attrs(dest), socket.AF_INET6)
     assert (dkey, dattrs) == (DestKey("10.0.0.7", 443), DestAttrs(Method.TUNNEL, 4, 9, 3))
     assert (dattrs.active_conns, dattrs.inactive_conns) == (5, 6)
 

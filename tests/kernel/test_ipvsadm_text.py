@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from ldirectord.cli.ipvs_dump import run_dump
 from ldirectord.errors import AlreadyExists, InvalidArgument, IPVSUnavailable, NotFound
-from ldirectord.ipvs.dump import format_table, glibc_msort, run_dump
-from ldirectord.ipvs.ipvsadm import error_for, ipvsadm_args, ipvsadm_command, parse_tables
+from ldirectord.ipvs.ipvsadm import error_for, ipvsadm_args, ipvsadm_command
+from ldirectord.ipvs.listing import format_table, glibc_msort, parse_tables
 from ldirectord.ipvs.memory import apply_ops
 from ldirectord.ipvs.model import (
     AddDest,
@@ -106,7 +107,7 @@ def test_parse_local_forwarding_thresholds_and_counters() -> None:
     assert (local.active_conns, local.inactive_conns) == (7, 9)
     # The original reused the previous real's forwarding for `Local` (SPEC §5.2); we do not.
     assert dests[DestKey("10.0.0.3", 80)].method is Method.ROUTE
-    assert format_table(parse_tables(listing, limits)).endswith(listing.split("\n", 3)[3])
+    assert format_table(parse_tables(listing, limits), "V").endswith(listing.split("\n", 3)[3])
 
 
 def test_sctp_services_are_skipped_with_their_reals() -> None:
@@ -156,6 +157,7 @@ def test_glibc_msort_is_a_stable_merge_sort() -> None:
     ("Numerical result out of range\n", InvalidArgument),
     ("illegal weight specified\n", InvalidArgument),
     ("Can't initialize ipvs: Protocol not available\n", IPVSUnavailable),
+    ("Protocol not available\n", IPVSUnavailable),
 ])
 def test_ipvsadm_errors_are_typed(text: str, kind: type[Exception]) -> None:
     assert type(error_for(text)) is kind

@@ -22,8 +22,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("ldirectord.engine", "checkers"),
     ("ldirectord.config",),
     ("ldirectord.ipvs",),
-    ("ldirectord",),  # the base: errors, paths, netloc, logsetup, invocation, the version
+    ("ldirectord",),  # the base: errors, paths, logsetup, invocation, the version
     ("ldirectord.ipvs.model",),  # plain data of the table, which errors name
+    ("ldirectord.netloc",),  # how the table's keys write an address beside a port
 )
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from ldirectord.cli import main
-from ldirectord.paths import instance_name, pid_file, resolve_config
+from ldirectord.paths import instance_name, resolve_config
+from ldirectord.runtime.pidfile import pid_path
 
 
 def test_lookup_order_and_absolute_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -28,11 +29,12 @@ def test_lookup_order_and_absolute_result(tmp_path: Path, monkeypatch: pytest.Mo
     assert resolve_config("missing.cf", dirs) is None
 
 
-def test_instance_name_and_pid_file() -> None:
+def test_instance_name_and_pid_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LDIRECTORD_RUNDIR", raising=False)
     assert instance_name(["/etc/ha.d/ldirectord.cf", "start"]) == "ldirectord.cf"
     assert instance_name(["web", "start"]) == "web"
     assert instance_name(["start"]) == "ldirectord"
-    assert pid_file("web") == "/var/run/ldirectord.web.pid"
+    assert pid_path("web") == "/var/run/ldirectord.web.pid"
 
 
 def test_summary_counts_shared_checks_once(tmp_path: Path,

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from ldirectord.errors import IPVSError, IPVSUnavailable
+from ldirectord.invocation import ExitCode
 from ldirectord.ipvs import select
 from ldirectord.ipvs.backend import Backend
-from ldirectord.runtime.daemon import EXIT_NO_IPVS, DaemonOptions, open_daemon_backend, serve
+from ldirectord.runtime.daemon import DaemonOptions, open_daemon_backend, serve
 from ldirectord.runtime.daemonize import Readiness
 from tests.unit.runtime.harness import config, virtual
 
@@ -53,7 +54,7 @@ async def test_the_daemon_in_debug_mode_exits_when_the_forced_backend_fails(
     caplog.set_level(logging.INFO, logger="ldirectord")
     monkeypatch.setenv(select.ENV_VAR, "ipvsadm")
     code = await serve(config(virtual("10.0.0.2")), DEBUG, Readiness(None))
-    assert code == EXIT_NO_IPVS
+    assert code == ExitCode.INVALID
     lines = [r.getMessage() for r in caplog.records if r.name == "ldirectord"]
     assert len(lines) == 1
     assert lines[0].startswith("Could not open IPVS: LDIRECTORD_IPVS=ipvsadm: ")

@@ -11,14 +11,12 @@ from __future__ import annotations
 import os
 import sys
 
+from ldirectord import engine
 from ldirectord.config import load
-from ldirectord.config.model import CheckType, Config, VirtualService
+from ldirectord.config.model import CheckType, Config
 from ldirectord.errors import ConfigError, ConfigMessage
+from ldirectord.invocation import ExitCode
 from ldirectord.paths import not_found_message, resolve_config
-
-EXIT_OK = 0
-EXIT_NOT_FOUND = 1
-EXIT_INVALID = 2
 
 
 def display_path(arg: str, resolved: str) -> str:
@@ -35,32 +33,13 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def check_identity(vs: VirtualService) -> list[tuple[object, ...]]:
-    """What makes two checks the same check (the original's real id, SPEC 3.8)."""
-    if vs.checktype is CheckType.OFF:
-        return []
-    if vs.checktype in (CheckType.NEGOTIATE, CheckType.COMBINED):
-        kind: tuple[object, ...] = (vs.checktype, vs.service)
-    elif vs.checktype in (CheckType.EXTERNAL, CheckType.EXTERNAL_PERL):
-        kind = (vs.checktype, vs.checkcommand)
-    else:
-        kind = (vs.checktype,)
-    return [
-        (*kind, vs.protocol, r.host, r.port, vs.virtualhost, vs.checkport, r.weight,
-         r.forwarding,
-         r.request if r.request is not None else vs.request,
-         r.receive if r.receive is not None else vs.receive)
-        for r in vs.reals
-    ]
-
-
 def summary(config: Config) -> str:
     """`N virtual services, N real servers, N checks`; a check shared by several virtuals
-    (same real, same check) counts once, and `checktype=off` runs none."""
+    (one check identity, SPEC 3.8) counts once, and `checktype=off` runs none."""
     reals = sum(len(vs.reals) for vs in config.virtuals)
-    checks = {key for vs in config.virtuals for key in check_identity(vs)}
+    checks = sum(1 for c in engine.real_groups(config) if c.id.checktype is not CheckType.OFF)
     return (f"{_plural(len(config.virtuals), 'virtual service')}, "
-            f"{_plural(reals, 'real server')}, {_plural(len(checks), 'check')}")
+            f"{_plural(reals, 'real server')}, {_plural(checks, 'check')}")
 
 
 def format_message(msg: ConfigMessage, path: str, warning: bool) -> str:
@@ -73,7 +52,7 @@ def run_test(arg: str) -> int:
     resolved = resolve_config(arg)
     if resolved is None:
         print(not_found_message(arg), file=sys.stderr)
-        return EXIT_NOT_FOUND
+        return ExitCode.FAILURE
     path = display_path(arg, resolved)
     try:
         config = load(resolved)
@@ -84,8 +63,8 @@ def run_test(arg: str) -> int:
             print(text, file=sys.stderr)
         print(f"{path}: invalid: {_plural(len(exc.errors), 'error')}, "
               f"{_plural(len(exc.warnings), 'warning')}", file=sys.stderr)
-        return EXIT_INVALID
+        return ExitCode.INVALID
     for w in config.warnings:
         print(format_message(w, path, True), file=sys.stderr)
     print(f"{path}: OK: {summary(config)}")
-    return EXIT_OK
+    return ExitCode.OK

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Sequence
 
 from checkers.base import Result
 from ldirectord import engine
+from ldirectord.config import load
 from ldirectord.config.model import CheckType, Config
 from ldirectord.engine import CheckId, RealGroup
 from ldirectord.errors import ConfigError
+from ldirectord.invocation import ExitCode
+from ldirectord.netloc import netloc
+from ldirectord.paths import resolve_config
 from ldirectord.runtime.realprobes import probes_for, refused_services
 from ldirectord.runtime.scheduler import MAX_IN_FLIGHT, LoopClock, guarded
 
@@ -54,7 +57,7 @@ def format_lines(config: Config, results: dict[CheckId, Result]) -> list[str]:
     for check in engine.real_groups(config):
         result = results.get(check.id)
         for virtual, real in check.members:
-            server = f"[{real.host}]:{real.port}" if real.ipv6 else f"{real.host}:{real.port}"
+            server = netloc(real.host, real.port)
             if result is None:
                 rows.append((virtual.vid, server, _service_word(check), "off", "not checked",
                              "-"))
@@ -68,26 +71,23 @@ def format_lines(config: Config, results: dict[CheckId, Result]) -> list[str]:
     return ["  ".join([*(r[i].ljust(widths[i]) for i in range(4)), r[4], r[5]]) for r in rows]
 
 
-def run_probe(arg: str, argv: Sequence[str] = ()) -> int:
-    from ldirectord.config import load
-    from ldirectord.paths import resolve_config
-
+def run_probe(arg: str) -> int:
     path = resolve_config(arg)
     if path is None:
         print(f"Config file {arg} not found", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     try:
         config = load(path)
     except ConfigError as exc:
         for message in exc.errors:
             print(str(message), file=sys.stderr)
-        return 2
+        return ExitCode.INVALID
     refused = refused_services(config)
     for text in refused:
         print(text, file=sys.stderr)
     if refused:
-        return 2
+        return ExitCode.INVALID
     results = asyncio.run(probe_all(config))
     for line in format_lines(config, results):
         print(line)
-    return 0 if all(r.ok for r in results.values()) else 1
+    return ExitCode.OK if all(r.ok for r in results.values()) else ExitCode.FAILURE

@@ -7,21 +7,23 @@
     ldirectord --ipvs-dump                   print the kernel table as `ipvsadm -Ln` does
     ldirectord -h|-?|--help    ldirectord -v|--version
 
-Options are GNU style with bundling, no abbreviation, and must precede the first
-non-option (`--` ends them), as the original's Getopt configuration does.
+Options are parsed by `ldirectord.invocation`; each action lives in a module of this
+package: `lifecycle` (start, stop, status, ...), `validate` (-t), `probe` (--probe) and
+`ipvs_dump` (--ipvs-dump).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from ldirectord import COMPAT_VERSION, __version__
-
-EXIT_USAGE = 255
-
-ACTIONS = ("start", "stop", "restart", "try-restart", "reload", "force-reload", "status")
+from ldirectord.cli.ipvs_dump import run_dump
+from ldirectord.cli.lifecycle import run_action
+from ldirectord.cli.probe import run_probe
+from ldirectord.cli.validate import run_test
+from ldirectord.invocation import ExitCode, Flag, UsageError, parse_argv
+from ldirectord.paths import DEFAULT_CONFIG
 
 USAGE = """\
 Usage:
@@ -58,45 +60,6 @@ This is free software, and you are welcome to redistribute it
 under certain conditions. See the GNU General Public Licence for details.
 """
 
-_LONG = {"--debug": "d", "--help": "h", "--version": "v", "--test": "t",
-         "--dry-run": "dry-run", "--probe": "probe", "--ipvs-dump": "ipvs-dump"}
-_SHORT = {"d": "d", "h": "h", "?": "h", "v": "v", "t": "t"}
-
-
-class UsageError(Exception):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Invocation:
-    """What the command line asked for."""
-
-    flags: frozenset[str]
-    args: tuple[str, ...]
-
-
-def parse_argv(argv: Sequence[str]) -> Invocation:
-    flags: set[str] = set()
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            i += 1
-            break
-        if arg.startswith("--"):
-            if arg not in _LONG:
-                raise UsageError(f"Unknown option: {arg[2:]}")
-            flags.add(_LONG[arg])
-        elif arg.startswith("-") and len(arg) > 1:
-            for ch in arg[1:]:
-                if ch not in _SHORT:
-                    raise UsageError(f"Unknown option: {ch}")
-                flags.add(_SHORT[ch])
-        else:
-            break
-        i += 1
-    return Invocation(frozenset(flags), tuple(argv[i:]))
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
@@ -105,35 +68,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(exc, file=sys.stderr)
         sys.stdout.write(USAGE)
-        return EXIT_USAGE
-    if "h" in inv.flags:
+        return ExitCode.USAGE
+    if Flag.HELP in inv.flags:
         sys.stdout.write(USAGE)
-        return 0
-    if "v" in inv.flags:
+        return ExitCode.OK
+    if Flag.VERSION in inv.flags:
         sys.stdout.write(VERSION_TEXT)
-        return 0
-    if "t" in inv.flags:
+        return ExitCode.OK
+    if Flag.TEST in inv.flags:
         if len(inv.args) > 1:
             sys.stdout.write(USAGE)
-            return EXIT_USAGE
-        from ldirectord.config.check import run_test
-
-        return run_test(inv.args[0] if inv.args else "ldirectord.cf")
-    if "ipvs-dump" in inv.flags:
-        from ldirectord.ipvs.dump import run_dump
-
-        return run_dump(dry_run="dry-run" in inv.flags)
-    if "probe" in inv.flags:
-        from ldirectord.runtime.probe import run_probe
-
-        return run_probe(inv.args[0] if inv.args else "ldirectord.cf")
-    if not inv.args or len(inv.args) > 2 or inv.args[-1] not in ACTIONS:
+            return ExitCode.USAGE
+        return run_test(inv.args[0] if inv.args else DEFAULT_CONFIG)
+    if Flag.IPVS_DUMP in inv.flags:
+        return run_dump(dry_run=Flag.DRY_RUN in inv.flags)
+    if Flag.PROBE in inv.flags:
+        return run_probe(inv.args[0] if inv.args else DEFAULT_CONFIG)
+    if inv.action is None:
         sys.stdout.write(USAGE)
-        return EXIT_USAGE
-    from ldirectord.runtime.actions import run_action
-
+        return ExitCode.USAGE
     return run_action(inv, args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -19,29 +19,33 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import assert_never
 
-from ldirectord.cli import Invocation
+from ldirectord.config import load
 from ldirectord.config.model import Config
 from ldirectord.errors import ConfigError
+from ldirectord.invocation import Action, ExitCode, Flag, Invocation
 from ldirectord.logsetup import DEFAULT_LOGFILE, configure, dest_for, log
+from ldirectord.paths import DEFAULT_CONFIG, instance_name, resolve_config
 from ldirectord.runtime import pidfile
+from ldirectord.runtime.daemon import DaemonOptions, start_daemon
+from ldirectord.runtime.execute import run_children
 from ldirectord.runtime.pidfile import PidState
+from ldirectord.runtime.realprobes import refused_services
 
 RESTART_TIMEOUT = 60.0
 STOP_WAIT = 10.0
-EXIT_CONFIG = 2
 #: Bits the daemon always clears from its umask: nothing it creates is writable by others.
 UMASK_BITS = 0o022
 #: The actions that may start a daemon.
-STARTING = ("start", "restart", "try-restart")
+STARTING = frozenset({Action.START, Action.RESTART, Action.TRY_RESTART})
 
 
 @dataclass(frozen=True, slots=True)
 class Request:
     """A lifecycle action with everything resolved from the command line."""
 
-    action: str
-    config_arg: str
+    action: Action
     config_path: str
     name: str  # CFGNAME: the instance name
     debug: bool
@@ -65,8 +69,6 @@ def _out(text: str) -> None:
 
 def load_config(path: str) -> tuple[Config | None, ConfigError | None]:
     """The parsed config, or the error listing every problem."""
-    from ldirectord.config import load
-
     try:
         return load(path), None
     except ConfigError as exc:
@@ -109,16 +111,14 @@ def do_status(req: Request, config: Config | None) -> int:
     if info.state is PidState.RUNNING:
         _err(f"ldirectord for {req.config_path} is running with pid: {info.pid}")
         if config is not None:
-            from ldirectord.runtime.execute import run_children
-
-            run_children(config.execute, "status")
-        return 0
+            run_children(config.execute, Action.STATUS)
+        return ExitCode.OK
     if info.state is PidState.STALE:
         _err(f"ldirectord stale pid file {req.pid_path} for {req.config_path}")
         _out(f"ldirectord is stopped for {req.config_path}")
-        return 1
+        return ExitCode.STALE
     _out(f"ldirectord is stopped for {req.config_path}")
-    return 3
+    return ExitCode.STOPPED
 
 
 def do_stop(req: Request) -> int:
@@ -126,16 +126,16 @@ def do_stop(req: Request) -> int:
     if info.state is PidState.RUNNING and info.pid is not None:
         if _signal(info.pid, signal.SIGTERM):
             _wait_gone(req.pid_path, info.pid, STOP_WAIT)
-    return 0
+    return ExitCode.OK
 
 
 def do_reload(req: Request) -> int:
     info = pidfile.probe(req.pid_path)
     if info.state is PidState.RUNNING and info.pid is not None:
-        return 0 if _signal(info.pid, signal.SIGHUP) else 1
+        return ExitCode.OK if _signal(info.pid, signal.SIGHUP) else ExitCode.FAILURE
     log.info("ldirectord is stopped for %s", req.config_path)
     _out(f"ldirectord is stopped for {req.config_path}")
-    return 1
+    return ExitCode.FAILURE
 
 
 def do_restart(req: Request, config: Config) -> int:
@@ -145,24 +145,22 @@ def do_restart(req: Request, config: Config) -> int:
         if not _wait_gone(req.pid_path, info.pid, RESTART_TIMEOUT):
             _err(f"ldirectord for {req.config_path} did not stop within "
                  f"{RESTART_TIMEOUT:g} seconds (pid {info.pid})")
-            return 1
-    elif req.action == "try-restart":
-        return 0
+            return ExitCode.FAILURE
+    elif req.action is Action.TRY_RESTART:
+        return ExitCode.OK
     return do_start(req, config)
 
 
 def do_start(req: Request, config: Config) -> int:
-    from ldirectord.runtime.daemon import DaemonOptions, start_daemon
-
     foreground = req.debug or config.supervised
     if not foreground:
         info = pidfile.probe(req.pid_path)
         if info.state is PidState.RUNNING:
-            return 0
+            return ExitCode.OK
         directory = os.path.dirname(req.pid_path) or "."
         if not os.access(directory, os.W_OK):
             _err(f"Can not open {req.pid_path}")
-            return 1
+            return ExitCode.FAILURE
     opts = DaemonOptions(
         config_path=req.config_path,
         name=req.name,
@@ -176,38 +174,34 @@ def do_start(req: Request, config: Config) -> int:
 
 def _refused(config: Config) -> bool:
     """Print an error for every virtual whose service has no checker; True if any."""
-    from ldirectord.runtime.realprobes import refused_services
-
     errors = refused_services(config)
     for text in errors:
         _err(text)
     return bool(errors)
 
 
-def make_request(inv: Invocation, argv: Sequence[str]) -> Request | int:
-    """Resolve the config file and instance name; an int is an exit code (file not found)."""
-    from ldirectord.paths import instance_name, resolve_config
-
-    action = inv.args[-1]
-    config_arg = inv.args[0] if len(inv.args) == 2 else "ldirectord.cf"
+def make_request(inv: Invocation, argv: Sequence[str]) -> Request | ExitCode:
+    """Resolve the config file and instance name; an exit code when the file is not found."""
+    action = inv.action
+    assert action is not None, "main() runs only action lines"
+    config_arg = inv.args[0] if len(inv.args) == 2 else DEFAULT_CONFIG
     path = resolve_config(config_arg)
     if path is None:
         _err(f"Config file {config_arg} not found")
-        return 1
+        return ExitCode.FAILURE
     return Request(
         action=action,
-        config_arg=config_arg,
         config_path=path,
         name=instance_name(list(inv.args)),
-        debug="d" in inv.flags,
-        dry_run="dry-run" in inv.flags,
+        debug=Flag.DEBUG in inv.flags,
+        dry_run=Flag.DRY_RUN in inv.flags,
         argv=(sys.argv[0] if sys.argv else "ldirectord", *argv),
     )
 
 
 def run_action(inv: Invocation, argv: Sequence[str]) -> int:
     made = make_request(inv, argv)
-    if isinstance(made, int):
+    if isinstance(made, ExitCode):
         return made
     req = made
     if req.action in STARTING:
@@ -218,11 +212,11 @@ def run_action(inv: Invocation, argv: Sequence[str]) -> int:
     if error is not None:
         report_config_error(error)
         # Part A §3: status and stop act on the pid file whatever the file says.
-        if req.action == "status":
+        if req.action is Action.STATUS:
             return do_status(req, None)
-        if req.action == "stop":
+        if req.action is Action.STOP:
             return do_stop(req)
-        return EXIT_CONFIG
+        return ExitCode.INVALID
     assert config is not None
     for warning in config.warnings:
         _err(f"Warning: {warning}")
@@ -230,18 +224,19 @@ def run_action(inv: Invocation, argv: Sequence[str]) -> int:
                        supervised=config.supervised))
     log.info("Invoking ldirectord invoked as: %s ", " ".join(req.argv))
     match req.action:
-        case "status":
+        case Action.STATUS:
             return do_status(req, config)
-        case "stop":
+        case Action.STOP:
             return do_stop(req)
-        case "reload" | "force-reload":
+        case Action.RELOAD | Action.FORCE_RELOAD:
             return do_reload(req)
-        case "restart" | "try-restart":
+        case Action.RESTART | Action.TRY_RESTART:
             if _refused(config):
-                return EXIT_CONFIG
+                return ExitCode.INVALID
             return do_restart(req, config)
-        case "start":
+        case Action.START:
             if _refused(config):
-                return EXIT_CONFIG
+                return ExitCode.INVALID
             return do_start(req, config)
-    return 255
+        case _:
+            assert_never(req.action)
