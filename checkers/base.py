@@ -184,7 +184,7 @@ def matching() -> Iterator[None]:
 
 
 async def bounded(limit: float, work: Awaitable[tuple[bool, str]], *, name: str = "",
-                  grace: float = 0.0) -> Result:
+                  grace: float = 0.0, timeout_detail: str | None = None) -> Result:
     """Await `work` (a verdict and its detail) within `limit` seconds; the Result, with
     the time it took.
 
@@ -193,7 +193,9 @@ async def bounded(limit: float, work: Awaitable[tuple[bool, str]], *, name: str 
     `describe_os_error`'s. Time that runs out while receive is matching is the match's
     (`match_timed_out`, unprefixed, as checkers/match.py words it). `grace` lets work
     that bounds itself by the same deadline finish its cleanup (closing a socket) after
-    it. Cancellation propagates; the work's own cleanup runs as it unwinds.
+    it. `timeout_detail` replaces `timed_out(limit)` for a check that keeps the original's
+    own words for a timeout. Cancellation propagates; the work's own cleanup runs as it
+    unwinds.
     """
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -206,7 +208,7 @@ async def bounded(limit: float, work: Awaitable[tuple[bool, str]], *, name: str 
     except TimeoutError:
         if watch.matching:
             return Result(False, match_timed_out(limit), loop.time() - start)
-        failure = timed_out(limit)
+        failure = timeout_detail or timed_out(limit)
     except Down as down:
         failure = down.detail
     except OSError as exc:

@@ -4,8 +4,9 @@ As the original (SPEC B §3.3): the query goes to the real server itself, over U
 virtual's protocol is tcp (a truncated UDP reply is retried over TCP, as Net::DNS does; a
 UDP query is resent after 1 s, then 2 s, ... within the timeout); a
 name is looked up as A, an IP literal as PTR; up iff some A address or PTR name in the answer
-matches receive. The whole check is bounded by `negotiatetimeout`; an answer without a match
-reads `Response mismatch`, the original's words. `receive` is matched off the event loop
+matches receive. The whole check is bounded by `negotiatetimeout`; a timeout reads
+`Connection timed out` and an answer without a match `Response mismatch`, the original's
+words (the monitor file shows them). `receive` is matched off the event loop
 (checkers/match.py), after the exchange, with what is left of that time.
 
 Deliberate differences:
@@ -44,6 +45,7 @@ from checkers.match import MatchTimeout, first_match
 from ldirectord.config.model import IpvsProtocol
 
 MISMATCH: Final = "Response mismatch"
+TIMED_OUT: Final = "Connection timed out"
 
 _ADDRESS_TYPES: Final = (dns.rdatatype.A, dns.rdatatype.AAAA)
 
@@ -51,7 +53,8 @@ _ADDRESS_TYPES: Final = (dns.rdatatype.A, dns.rdatatype.AAAA)
 async def check_dns(target: Target, spec: CheckSpec) -> Result:
     """Query the real server and judge the answer (see the module docstring)."""
     deadline = asyncio.get_running_loop().time() + spec.negotiatetimeout
-    return await bounded(spec.negotiatetimeout, _lookup(target, spec, deadline))
+    return await bounded(spec.negotiatetimeout, _lookup(target, spec, deadline),
+                         timeout_detail=TIMED_OUT)
 
 
 async def _lookup(target: Target, spec: CheckSpec, deadline: float) -> tuple[bool, str]:
