@@ -100,9 +100,9 @@ class Tag(StrEnum):
 
 def service_display(key: ServiceKey) -> str:
     """How log lines name a service: `10.0.0.1:80`, `[2001:db8::1]:80`, or the mark."""
-    if key.fwmark is not None or key.address is None:
+    if key.fwmark is not None:
         return str(key.fwmark)
-    return netloc(key.address, key.port)
+    return netloc(str(key.address), key.port)
 
 
 class ServiceChange(Enum):
@@ -281,8 +281,9 @@ class FallbackCommand(_Unapplied):
     @property
     def arguments(self) -> tuple[str, str, str]:
         v = self.virtual
-        if v.fwmark is not None or v.address is None:
+        if v.fwmark is not None:
             return (self.action.value, f":{v.port}", IpvsProtocol.FWM.value)
+        assert v.address is not None
         return (self.action.value, netloc(v.address, v.port), v.protocol.value)
 
     @property

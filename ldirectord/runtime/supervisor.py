@@ -32,7 +32,6 @@ import random
 import signal
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 from checkers.base import Result
@@ -42,12 +41,13 @@ from ldirectord.engine import CheckId, Probe, RealGroup
 from ldirectord.invocation import Action, ExitCode
 from ldirectord.ipvs.backend import Backend
 from ldirectord.logsetup import configure, dest_for, log
-from ldirectord.runtime.configload import describe, load_file, load_for_reload
+from ldirectord.runtime.configload import describe, load_file, load_for_reload, log_failed_load
 from ldirectord.runtime.configwatch import ConfigWatch
 from ldirectord.runtime.controller import MAINTENANCE_MESSAGE, Controller
 from ldirectord.runtime.effects import Alerts, LoggingAlerts
 from ldirectord.runtime.execute import reload_children, run_child
 from ldirectord.runtime.maintenance import Maintenance
+from ldirectord.runtime.messages import Message, Observed, Reload, Repair, Stop
 from ldirectord.runtime.realprobes import RealProbes, probes_for
 from ldirectord.runtime.scheduler import MAX_IN_FLIGHT, Clock, LoopClock, Observation, check_loop
 from ldirectord.runtime.scheduler import jitter as default_jitter
@@ -60,31 +60,6 @@ ALERT_TICK = 1.0
 #: Bounds at stop: a hung sub-instance or fallbackcommand must not keep the daemon alive.
 CHILD_STOP_TIMEOUT = 30.0
 DRAIN_TIMEOUT = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class Reload:
-    reason: str  # "signal", "action" (also SIGHUP), "autoreload"
-
-
-@dataclass(frozen=True, slots=True)
-class Stop:
-    signame: str
-
-
-@dataclass(frozen=True, slots=True)
-class Repair:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Observed:
-    cid: CheckId
-    generation: int
-    observation: Observation
-
-
-Message = Reload | Stop | Repair | Observed
 
 
 def _constant(value: float) -> Callable[[], float]:
@@ -282,17 +257,22 @@ class Supervisor:
         directory = self.config.maintenancedir
         self._maintenance = Maintenance(directory) if directory else None
 
-    def _start_loops(self) -> None:
+    def _prepare_all(self, config: Config) -> list[tuple[RealGroup, RealProbes]]:
+        """The probes of every checked group (a reload builds them before it commits)."""
+        return [(group, self._prepare(group)) for group in engine.real_groups(config)
+                if group.virtual.checktype is not CheckType.OFF]
+
+    def _start_loops(self, prepared: list[tuple[RealGroup, RealProbes]] | None = None
+                     ) -> None:
         assert self._tg is not None
         self._generation += 1
         self._pending_first = set()
-        for group in engine.real_groups(self.config):
-            if group.virtual.checktype is CheckType.OFF:
-                continue
+        probes = self._prepare_all(self.config) if prepared is None else prepared
+        for group, probe in probes:
             self._pending_first.add(group.id)
             interval = group.virtual.checkinterval
             self._loops[group.id] = self._tg.create_task(check_loop(
-                group.id.server, _constant(interval), self._check_call(group),
+                group.id.server, _constant(interval), self._check_call(group, probe),
                 self._deliver(group.id, self._generation), self.clock, self._slots,
                 self._jitter(interval)), name=f"check {group.id.server}")
 
@@ -301,8 +281,8 @@ class Supervisor:
             self._queue.put_nowait(Observed(cid, generation, observation))
         return deliver
 
-    def _check_call(self, group: RealGroup) -> Callable[[], Awaitable[Observation]]:
-        prepared = self._prepare(group)
+    def _check_call(self, group: RealGroup, prepared: RealProbes
+                    ) -> Callable[[], Awaitable[Observation]]:
 
         async def call() -> Observation:
             maint = self._maintenance
@@ -327,6 +307,11 @@ class Supervisor:
         new = await load_for_reload(self._loader, self.config.path)
         if new is None:
             return
+        try:
+            prepared = self._prepare_all(new)
+        except Exception as exc:  # a bug of ours: a failed reload, the old config runs on
+            log_failed_load(new.path, exc)
+            return
         old = self.config
         previous = self.controller.state
         self.controller.state = DaemonState.RELOADING
@@ -346,7 +331,7 @@ class Supervisor:
         for task in self._loops.values():
             task.cancel()
         self._loops.clear()
-        self._start_loops()
+        self._start_loops(prepared)
         if old.execute or new.execute:
             self._spawn(reload_children(old.execute, new.execute), "execute")
 

@@ -99,6 +99,12 @@ class MailAlerts:
     def configure(self, config: Config) -> None:
         """Take a (re)loaded config: reminders follow their virtual's new settings."""
         self._config = config
+        try:
+            self._follow(config)
+        except Exception as exc:  # a bug of ours must not reach the controller
+            _bug(exc)
+
+    def _follow(self, config: Config) -> None:
         by_key = {service_key(v): v for v in config.virtuals}
         for key, rem in list(self._reminders.items()):
             virtual = by_key.get(key[0])

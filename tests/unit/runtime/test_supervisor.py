@@ -12,7 +12,7 @@ import pytest
 
 from ldirectord import logsetup
 from ldirectord.config.model import CheckType, DaemonState
-from ldirectord.engine import Event
+from ldirectord.engine import Event, RealGroup
 from ldirectord.errors import ConfigError, ConfigMessage, InvalidArgument
 from ldirectord.ipvs.model import (
     AddDest,
@@ -25,6 +25,7 @@ from ldirectord.ipvs.model import (
 )
 from ldirectord.runtime.effects import LoggingAlerts
 from ldirectord.runtime.maintenance import Maintenance
+from ldirectord.runtime.realprobes import RealProbes
 from tests.unit.runtime.fakeclock import settle
 from tests.unit.runtime.harness import KEY, Harness, config, virtual
 
@@ -229,6 +230,37 @@ async def test_a_broken_reload_changes_nothing(caplog: pytest.LogCaptureFixture)
     assert await h.backend.read() == before
     assert h.sup.config is cfg
     # Checks still drive the table.
+    h.script.up["10.0.0.2"] = False
+    await h.clock.advance(5)
+    assert h.take_lines() == [DEL_2]
+    await h.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_bug_building_the_new_checks_fails_the_reload(
+        caplog: pytest.LogCaptureFixture) -> None:
+    cfg = config(virtual("10.0.0.2", "10.0.0.3"))
+    new = config(replace(virtual("10.0.0.5"), address="10.0.0.9"))
+    h = Harness(cfg, caplog, loader=lambda path: new)
+    await h.start()
+    await h.clock.advance(0)
+    before = await h.backend.read()
+    h.take_lines()
+    prepare = h.script.prepare
+
+    def buggy(group: RealGroup) -> RealProbes:
+        if group.real.host == "10.0.0.5":
+            raise RuntimeError("bug while building the probes")
+        return prepare(group)
+
+    h.sup._prepare = buggy
+    h.sup.request_reload("signal")
+    await h.clock.advance(0)
+    lines = h.take_lines()
+    assert any("bug while building the probes" in line for line in lines), lines
+    assert await h.backend.read() == before
+    assert h.sup.config is cfg
+    # The old config's checks still drive the table.
     h.script.up["10.0.0.2"] = False
     await h.clock.advance(5)
     assert h.take_lines() == [DEL_2]
