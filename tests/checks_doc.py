@@ -30,8 +30,9 @@ class Entry:
 
     @property
     def checkable(self) -> bool:
-        """Whether the text says more than a placeholder alone (which matches anything)."""
-        return bool(_PLACEHOLDER.sub("", self.text).strip())
+        """Whether the text says more than placeholders and separators (`<type>: <message>`
+        would match any detail with a colon)."""
+        return bool(re.sub(r"[\s:]", "", _PLACEHOLDER.sub("", self.text)))
 
 
 def _tables() -> dict[str, list[list[str]]]:

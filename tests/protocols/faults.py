@@ -8,8 +8,8 @@ scripted peers, which speak just enough of a protocol to reach the point of fail
     async with scripted_server([Send(b"+OK ready\r\n"), RecvLine(), Reset()]) as target:
         result = await check_pop(target, spec)
 
-`bounded_check` runs one check and holds it to its time bound; `misbehaving_check` does so
-against a scripted peer; `cancel_ends_promptly` cancels a check as a reload or stop does.
+`bounded_check` runs one check and holds it to its time bound (`Row.run` does so against
+a scripted peer); `cancel_ends_promptly` cancels a check as a reload or stop does.
 A `Row` is one line of the failure matrix every checker shares (refused, misbehaving peer,
 time bound): test_fault_table.py holds the table, one row per service and peer behaviour.
 Time bounds do not count the time the event loop's thread spent ready to run but waiting
@@ -244,13 +244,6 @@ async def bounded_check(checker: Checker, target: Target, spec: CheckSpec, *,
     assert wall <= limit, (wall, result)
     assert "\n" not in result.detail and result.detail, result
     return result
-
-
-async def misbehaving_check(checker: Checker, steps: Sequence[Step], host: str,
-                            spec: CheckSpec) -> Result:
-    """Run one check against a scripted peer, with the leak guard around both."""
-    async with no_leaks(), scripted_server(steps, host) as target:
-        return await bounded_check(checker, target, spec, leak_guard=False)
 
 
 async def cancel_ends_promptly(check: Awaitable[Result], after: float, within: float) -> None:

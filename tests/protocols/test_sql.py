@@ -15,7 +15,13 @@ from checkers.base import Checker, CheckSpec, Result, Target, timed_out
 from checkers.sql import MISSING_ARGUMENTS, check_mysql, check_pgsql
 from ldirectord.config.model import Service
 from tests.checks_doc import documented
-from tests.protocols.faults import bounded_check, cancel_ends_promptly, no_leaks, refused_target
+from tests.protocols.faults import (
+    REAL_SERVER_TIMEOUT,
+    bounded_check,
+    cancel_ends_promptly,
+    no_leaks,
+    refused_target,
+)
 from tests.protocols.servers_sql import (
     DATABASE,
     PASSWORD,
@@ -47,7 +53,7 @@ class Kind:
     @property
     def spec(self) -> CheckSpec:
         return CheckSpec(service=self.service, login=USER, passwd=PASSWORD, database=DATABASE,
-                         request=QUERY, negotiatetimeout=TIMEOUT)
+                         request=QUERY, negotiatetimeout=REAL_SERVER_TIMEOUT)
 
 
 MYSQL = Kind("mysql", check_mysql, Service.MYSQL, "_pymysql", "mariadb_server",
@@ -84,7 +90,7 @@ ROWS: list[tuple[Kind, str, dict[str, Any], bool, str]] = [
     (MYSQL, "bad-sql", {"request": "/SELECT * FROM nope"}, False,
      "MySQL error 1146: Table 'ldtest.nope' doesn't exist"),
     # A server that hangs mid-query: the deadline shuts the socket, the thread ends.
-    (MYSQL, "hung-query", {"request": MYSQL.hang}, False, TIMED_OUT),
+    (MYSQL, "hung-query", {"request": MYSQL.hang, "negotiatetimeout": TIMEOUT}, False, TIMED_OUT),
     (PGSQL, "up", {}, True, "query returned rows"),
     (PGSQL, "no-slash", {"request": "SELECT 1"}, True, "query returned rows"),
     (PGSQL, "no-rows", {"request": "/SELECT id FROM backends WHERE enabled = 7"}, False,
@@ -100,7 +106,7 @@ ROWS: list[tuple[Kind, str, dict[str, Any], bool, str]] = [
     (PGSQL, "bad-sql", {"request": "/SELECT * FROM nope"}, False,
      'relation "nope" does not exist'),
     # A server that hangs mid-query: the deadline shuts the socket, no cancel round trip.
-    (PGSQL, "hung-query", {"request": PGSQL.hang}, False, TIMED_OUT),
+    (PGSQL, "hung-query", {"request": PGSQL.hang, "negotiatetimeout": TIMEOUT}, False, TIMED_OUT),
 ]
 
 
