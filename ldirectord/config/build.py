@@ -18,6 +18,7 @@ from ldirectord.config import kernel
 from ldirectord.config.addresses import ambiguous_message
 from ldirectord.config.convert import Invalid
 from ldirectord.config.directives import (
+    BY_NAME,
     GLOBAL_HANDLERS,
     GLOBAL_ONLY,
     TIMEOUT_MSG,
@@ -249,7 +250,7 @@ class _Builder:
         if service is None:
             service = guess_service(port) if d.fwmark is None else Service.NONE
         assert isinstance(service, Service)
-        checktype = d.values.get("checktype", CheckType.NEGOTIATE)
+        checktype = d.values.get("checktype", BY_NAME["checktype"].default)
         if service in REFUSED and checktype in (CheckType.NEGOTIATE, CheckType.COMBINED):
             if d.service_line:
                 self.error(d.service_line, f"service={service.value}: {REFUSED[service]}")
